@@ -1,0 +1,131 @@
+"""SQLite access shared by both services.
+
+sqlite-utils owns schema creation and migrations (see each service's `store.py`); runtime reads and
+writes go through this small wrapper so that a whole state change is one explicit transaction.
+(sqlite-utils' own write helpers open `with conn:` blocks that would commit an outer transaction
+half-way, so they are used for schema only.)"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+
+
+def _row_factory(cursor: sqlite3.Cursor, row: tuple) -> dict:
+    return {col[0]: row[i] for i, col in enumerate(cursor.description)}
+
+
+class Database:
+    """Thread-local connections to one SQLite file in WAL mode."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            conn.row_factory = _row_factory
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def schema(self) -> sqlite_utils.Database:
+        """A sqlite-utils handle for DDL (create/transform tables, indexes), on its own connection
+        because sqlite-utils expects tuple rows."""
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA journal_mode=WAL")
+        with self._lock:
+            self._all.append(conn)
+        return sqlite_utils.Database(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- transactions ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator["Database"]:
+        """One atomic unit. Nested calls join the outer transaction."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield self
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    # -- small query helpers -----------------------------------------------------------------
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def one(self, sql: str, params: Any = ()) -> dict | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Any = ()) -> list[dict]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else next(iter(row.values()))
+
+    def insert(self, table: str, row: dict, *, replace: bool = False) -> int:
+        cols = list(row)
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        sql = f"{verb} INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+        cur = self.conn.execute(sql, [_encode(row[c]) for c in cols])
+        return cur.lastrowid
+
+    def update(self, table: str, where: dict, values: dict) -> int:
+        sets = ", ".join(f"[{c}] = ?" for c in values)
+        cond = " AND ".join(f"[{c}] = ?" for c in where)
+        cur = self.conn.execute(
+            f"UPDATE [{table}] SET {sets} WHERE {cond}",
+            [_encode(v) for v in values.values()] + [_encode(v) for v in where.values()],
+        )
+        return cur.rowcount
+
+    def get(self, table: str, **where: Any) -> dict | None:
+        cond = " AND ".join(f"[{c}] = ?" for c in where)
+        return self.one(f"SELECT * FROM [{table}] WHERE {cond}", list(where.values()))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return value
+
+
+def loads(value: str | None, default: Any = None) -> Any:
+    if value in (None, ""):
+        return default
+    return json.loads(value)

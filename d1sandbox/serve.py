@@ -1,0 +1,63 @@
+"""Serve one service with waitress (a production WSGI server). `d1sandbox up` runs two of these."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+
+def build(service: str, data_dir: Path, sim_url: str, issuer_url: str, port: int):
+    if service == "simulator":
+        from simulator import create_app
+
+        return create_app({"DATA_DIR": str(data_dir / "simulator"), "PUBLIC_URL": sim_url,
+                           "ISSUER_URL": issuer_url, "OUTBOX_WORKER": True})
+    from issuer import create_app
+
+    return create_app({"DATA_DIR": str(data_dir / "issuer"), "PUBLIC_URL": issuer_url, "D1_URL": sim_url})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m d1sandbox.serve")
+    parser.add_argument("service", choices=["simulator", "issuer"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--sim-url", required=True)
+    parser.add_argument("--issuer-url", required=True)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.service} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+    from waitress.server import create_server
+
+    app = build(args.service, args.data_dir, args.sim_url, args.issuer_url, args.port)
+    server = create_server(app, host=args.host, port=args.port, threads=args.threads, ident="d1sandbox",
+                           channel_timeout=30, clear_untrusted_proxy_headers=True)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        ext = next(iter(v for k, v in app.extensions.items() if k.startswith("d1sandbox.")), None)
+        if ext is not None:
+            outbox = getattr(ext, "outbox", None)
+            if outbox is not None:
+                outbox.stop()
+            ext.db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sandbox controls: reset, test data, issuer onboarding, inbox, clock, faults, journal."""
