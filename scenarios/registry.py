@@ -31,8 +31,15 @@ def scenario(name: str, description: str):
 
 
 def all_scenarios() -> dict[str, Scenario]:
-    from . import flows  # noqa: F401  (registers the scenarios)
+    """Imports `scenarios/flows*.py` (each registers its scenarios) and lists them by name."""
+    import importlib
+    import pkgutil
 
+    from . import __path__ as package_path
+
+    for info in pkgutil.iter_modules(package_path):
+        if info.name.startswith("flows"):
+            importlib.import_module(f"{__package__}.{info.name}")
     return dict(sorted(_SCENARIOS.items()))
 
 

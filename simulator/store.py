@@ -44,6 +44,20 @@ def create_schema(db: Database) -> None:
     }, pk="id", if_not_exists=True)
     s["card_audit"].create_index(["card_id", "id"], if_not_exists=True)
 
+    # -- 3DS operations (written by the ACS, read by the 3DS history API) ----------------------
+    s["threeds_operations"].create({
+        "operation_id": str, "issuer_id": str, "card_id": str, "consumer_id": str,
+        "threeds_server_trans_id": str, "ds_trans_id": str, "acs_trans_id": str, "sdk_trans_id": str,
+        "message_version": str, "message_category": str, "device_channel": str,
+        "trans_status": str, "trans_status_reason": str,
+        "challenge_method": str,  # FRICTIONLESS | OOB | SMS_OTP | null while undecided
+        "eci": str, "purchase_amount": str, "purchase_currency": str, "merchant_name": str,
+        "status": str,  # IN_PROGRESS | COMPLETED
+        "created_at": float, "updated_at": float,
+    }, pk="operation_id", if_not_exists=True)
+    s["threeds_operations"].create_index(["card_id", "created_at"], if_not_exists=True)
+    s["threeds_operations"].create_index(["acs_trans_id"], if_not_exists=True)
+
     # -- OOB authenticators (issuer app instances enrolled with D1) ---------------------------
     s["app_instances"].create({
         "app_instance_id": str, "issuer_id": str, "consumer_id": str, "state": str,

@@ -108,3 +108,18 @@ def test_reset_restores_the_demo_state(sim, world):
     assert sim.get("/sandbox/clock").json["offset_seconds"] == 0
     cards = world.sim.db.scalar("SELECT COUNT(*) FROM cards")
     assert cards == len(demo.TEST_CARDS)
+
+
+def test_network_sms_delivers_to_the_handset(sim):
+    resp = sim.post("/sandbox/network/sms", json={"to": "+16175550104", "from": "DemoBank", "body": "hello"})
+    assert resp.status_code == 202, resp.json
+    assert sim.get("/sandbox/messages?to=%2B16175550104").json[0]["sent_by"] == "issuer"
+    bad = sim.post("/sandbox/network/sms", json={"to": "12345", "from": "DemoBank", "body": "x"})
+    assert bad.status_code == 422 and "to" in bad.json["fields"]
+
+
+def test_network_email_delivers_to_the_mailbox(sim):
+    resp = sim.post("/sandbox/network/email", json={"to": "dan@mail.example", "from": "otp@bank.example",
+                                                     "subject": "Code", "body": "hello"})
+    assert resp.status_code == 202, resp.json
+    assert sim.get("/sandbox/messages?to=dan@mail.example&channel=email").json[0]["subject"] == "Code"

@@ -79,6 +79,31 @@ def messages(query):
     return Inbox(rt.db, rt.clock).list(query.get("to"), query.get("channel"), query["limit"])
 
 
+@blp.post("/network/sms")
+@blp.arguments(s.NetworkSmsSchema)
+@blp.response(202, s.MessageSchema)
+def network_sms(body):
+    """The sandbox carrier: an SMS gateway (e.g. the issuer backend's own) hands a message to the phone
+    network, which delivers it to the handset inbox."""
+    from ..messaging.inbox import Inbox
+
+    rt = current()
+    return Inbox(rt.db, rt.clock).deliver(channel="sms", to=body["to"], sender=body["from"],
+                                          sent_by=body["sent_by"], body=body["body"])
+
+
+@blp.post("/network/email")
+@blp.arguments(s.NetworkEmailSchema)
+@blp.response(202, s.MessageSchema)
+def network_email(body):
+    """The sandbox mail relay: delivers an email to the mailbox inbox."""
+    from ..messaging.inbox import Inbox
+
+    rt = current()
+    return Inbox(rt.db, rt.clock).deliver(channel="email", to=body["to"], sender=body["from"],
+                                          sent_by=body["sent_by"], body=body["body"], subject=body["subject"])
+
+
 @blp.put("/apps/<client_id>")
 @blp.arguments(s.AppSchema)
 @blp.response(200, s.AppViewSchema)

@@ -216,6 +216,32 @@ class MessageSchema(Schema):
     created_at = fields.String()
 
 
+def _e164(value: str) -> None:
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError("must be an E.164 phone number such as +16175550101") from None
+    if not value.startswith("+") or not phonenumbers.is_valid_number(number):
+        raise ValidationError("must be a valid E.164 phone number such as +16175550101")
+
+
+class NetworkSmsSchema(Schema):
+    to = fields.String(required=True, validate=_e164)
+    from_ = fields.String(required=True, data_key="from", attribute="from", validate=validate.Regexp(SENDER_ID))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=1600))
+    sent_by = fields.String(load_default="issuer", validate=validate.OneOf(["issuer", "d1"]))
+
+
+class NetworkEmailSchema(Schema):
+    to = fields.Email(required=True)
+    from_ = fields.Email(required=True, data_key="from", attribute="from")
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    sent_by = fields.String(load_default="issuer", validate=validate.OneOf(["issuer", "d1"]))
+
+
 class TestCardSchema(Schema):
     issuerId = fields.String()
     cardId = fields.String()
