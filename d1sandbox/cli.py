@@ -54,6 +54,9 @@ def up(data_dir, sim_port, issuer_port, host, threads):
         services.start()
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:  # Ctrl-C while the services were still starting
+        services.stop()
+        sys.exit(130)
     click.echo(f"""
   D1 Sandbox is up.
     simulator       {services.sim_url}   (docs {services.sim_url}/docs)

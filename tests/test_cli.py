@@ -86,3 +86,28 @@ def test_up_serves_both_services_and_stops_on_ctrl_c(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_ctrl_c_while_starting_leaves_no_server_behind(tmp_path):
+    sim_port, issuer_port = free_port(), free_port()
+    env = {**os.environ, "D1SANDBOX_DATA_DIR": str(tmp_path / "var")}
+    proc = subprocess.Popen([sys.executable, "-m", "d1sandbox.cli", "up", "--sim-port", str(sim_port),
+                             "--issuer-port", str(issuer_port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "var" / "simulator").exists():  # children have started creating their data
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        time.sleep(0.3)
+        for port in (sim_port, issuer_port):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
+                raise AssertionError(f"port {port} still serving after Ctrl-C during start-up")
+            except requests.ConnectionError:
+                pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
