@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install chromium lint bench clean
+.PHONY: run test features-live install chromium lint bench clean
 
 run: $(STAMP)  ## start simulator (:8000) and issuer backend (:8001) with the demo issuer
 	$(VENV)/bin/d1sandbox up
@@ -13,6 +13,10 @@ run: $(STAMP)  ## start simulator (:8000) and issuer backend (:8001) with the de
 test: $(STAMP) chromium  ## every test: pytest, then behave
 	$(PY) -m pytest
 	$(VENV)/bin/behave --no-capture --format progress features
+
+# The same features against real services (two waitress servers on free ports), not in-process apps.
+features-live: $(STAMP)
+	$(PY) -m scenarios.live_features --no-capture --format progress features
 
 install: $(STAMP)
 

@@ -15,6 +15,12 @@ DEMO_OUTBOUND_CLIENT_ID = "d1-outbound"
 DEMO_OUTBOUND_CLIENT_SECRET = "sandbox-d1-outbound-secret"
 DEMO_EXPIRY = "3012"  # YYMM
 DEMO_EMAIL_SUBDOMAIN = "email.demobank.example"
+# One-time login (Mosaic-style) demo app and an existing login user (simulator/login/seed.py).
+DEMO_LOGIN_CLIENT_ID = "demo-login-app"
+DEMO_LOGIN_CLIENT_SECRET = "sandbox-demo-login-secret"
+DEMO_LOGIN_APP_NAME = "Demo Login"
+DEMO_LOGIN_CALLBACK_PATH = "/sandbox/login/callback"  # on the simulator; shows the code it receives
+DEMO_LOGIN_USER_PHONE = "+16175550120"
 
 
 def with_check_digit(partial: str) -> str:

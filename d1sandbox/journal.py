@@ -129,16 +129,22 @@ def mermaid(entries: list[dict], title: str | None = None) -> str:
     lines = ["sequenceDiagram"]
     if title:
         lines.append(f"    title {_safe(title)}")
+    lines.append("    autonumber")
     for actor in actors:
         lines.append(f"    participant {_ident(actor)} as {_safe(actor)}")
     for entry in entries:
-        arrow = "-->>" if entry["kind"] == "response" else "->>"
         text = entry["label"]
         if entry.get("status") is not None and entry["kind"] == "response":
             text = f"{text} ({entry['status']})"
         summary = _summary(entry.get("body"))
         if summary:
             text = f"{text} {summary}"
+        if entry["kind"] == "note":  # a decision or event inside one party (or between two): not a message
+            over = _ident(entry["from"]) if entry["from"] == entry["to"] else \
+                f"{_ident(entry['from'])},{_ident(entry['to'])}"
+            lines.append(f"    Note over {over}: {_safe(text)}")
+            continue
+        arrow = "-->>" if entry["kind"] == "response" else "->>"
         lines.append(f"    {_ident(entry['from'])}{arrow}{_ident(entry['to'])}: {_safe(text)}")
     return "\n".join(lines) + "\n"
 

@@ -61,7 +61,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _register_domains(api, rt: Runtime) -> None:
     """Each module exposes `blp` (a flask-smorest Blueprint) and optionally `init(rt)`."""
-    modules: list = []
+    from . import admin, app_api, auth, journal_routes, receivers
+
+    modules: list = [auth, receivers, app_api, admin, journal_routes]
     for module in modules:
         init = getattr(module, "init", None)
         if init:

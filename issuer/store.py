@@ -31,3 +31,7 @@ def create_schema(db: Database) -> None:
     s["access_tokens"].create({
         "token_hash": str, "client_id": str, "scope": str, "expires_at": float,
     }, pk="token_hash", if_not_exists=True)
+    # Card lifecycle (issuer/admin.py): links between a replaced card and its replacement.
+    for column in ("replaces", "replaced_by"):
+        if column not in s["cards"].columns_dict:
+            s["cards"].add_column(column, str)

@@ -56,7 +56,12 @@ def build_world(data_dir: Path, *, sim_config: dict | None = None, issuer_config
 
     clock = Clock()
     sim_late, issuer_late = LateApp(), LateApp()
-    transports = {SIM_URL: sim_late, ISSUER_URL: issuer_late, **(peers or {})}
+    # The 3DS Server double (scenarios/threeds_server.py) always answers at THREEDS_SERVER_URL, so the
+    # DS has somewhere to send RReqs; a test may pass its own under the same key.
+    from .threeds_server import create_app as create_threeds_server
+
+    peers = {THREEDS_SERVER_URL: create_threeds_server(), **(peers or {})}
+    transports = {SIM_URL: sim_late, ISSUER_URL: issuer_late, **peers}
     no_sleep = lambda seconds: None  # noqa: E731  (retries and injected delays cost no wall time)
     sim_app = create_sim({
         "DATA_DIR": str(data_dir / "simulator"), "PUBLIC_URL": SIM_URL, "ISSUER_URL": ISSUER_URL,
@@ -69,4 +74,4 @@ def build_world(data_dir: Path, *, sim_config: dict | None = None, issuer_config
     })
     sim_late.app, issuer_late.app = sim_app, issuer_app
     sandbox = Sandbox.in_process(transports, sim_url=SIM_URL, issuer_url=ISSUER_URL)
-    return World(sim_app, issuer_app, clock, sandbox)
+    return World(sim_app, issuer_app, clock, sandbox, extra={"threeds_server": peers[THREEDS_SERVER_URL]})

@@ -46,6 +46,10 @@ def create_app(config: dict | None = None) -> Flask:
     rt = Runtime(config=cfg, db=db, clock=clock, journal=journal, outbox=outbox, faults=faults,
                  issuers=issuers, issuer_link=link, http=session, secret=cfg["SERVER_SECRET"].encode())
     app.extensions[EXTENSION] = rt
+    # Issuer notifications (consumer events, 3DS outcomes) any domain can enqueue (simulator/notify.py).
+    from .notify import register_handlers as register_notification_handlers
+
+    register_notification_handlers(rt)
 
     api = init_api(app, "D1 Sandbox simulator", DESCRIPTION)
     _register_domains(app, api, rt)
@@ -61,9 +65,18 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _register_domains(app: Flask, api, rt: Runtime) -> None:
     """Each domain package exposes `blp` (a flask-smorest Blueprint) and optionally `init(rt)`."""
+    from .login import oidc_routes as login_oidc_routes
+    from .login import routes as login_routes
+    from .auth import routes as auth_routes
+    from .cards import routes as cards_routes
+    from .messaging import routes as messaging_routes
+    from .rehearsal import routes as rehearsal_routes
     from .sandbox import routes as sandbox_routes
+    from .threeds import routes as threeds_routes
+    from .tsp import routes as tsp_routes
 
-    for module in (sandbox_routes,):
+    for module in (sandbox_routes, login_routes, login_oidc_routes, auth_routes, cards_routes, messaging_routes,
+                   rehearsal_routes, tsp_routes, threeds_routes):
         init = getattr(module, "init", None)
         if init:
             init(rt)

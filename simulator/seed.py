@@ -10,7 +10,11 @@ from .store import data_tables
 
 
 def seed_demo(rt: Runtime) -> None:
+    from .login.seed import seed_login_demo
+
+    seed_login_demo(rt)  # idempotent; before the early return so older data dirs get it too
     if rt.issuers.exists(demo.DEMO_ISSUER_ID):
+        _seed_demo_email_dns(rt)
         return
     now = rt.clock.now()
     with rt.db.transaction():
@@ -42,6 +46,18 @@ def seed_demo(rt: Runtime) -> None:
                 "card_id": card["cardId"], "issuer_id": demo.DEMO_ISSUER_ID, "operation": "seed",
                 "request_id": None, "detail": {"behavior": card["behavior"]}, "at": now,
             })
+    _seed_demo_email_dns(rt)
+
+
+def _seed_demo_email_dns(rt: Runtime) -> None:
+    """The demo issuer's email DNS records are published, so email step-up works out of the box (a
+    newly onboarded issuer starts unpublished: simulator/messaging/dns.py). Idempotent: once the zone
+    exists it is left as the user made it."""
+    from .messaging.dns import DEMO_DKIM_PUBLIC_KEY, EmailDomains
+
+    if rt.db.get("email_domains", issuer_id=demo.DEMO_ISSUER_ID) is None:
+        EmailDomains(rt.db, rt.clock, rt.secret).seed_published(
+            demo.DEMO_ISSUER_ID, demo.DEMO_EMAIL_SUBDOMAIN, DEMO_DKIM_PUBLIC_KEY)
 
 
 def reset(rt: Runtime) -> None:

@@ -30,7 +30,10 @@ class Inbox:
             })
         return self.get(message_id)
 
-    def set_status(self, message_id: str, status: str, detail: str | None = None) -> None:
+    def set_status(self, message_id: str, status: str, detail: str | None = None, *, body: str | None = None,
+                   **extra) -> None:
+        """Append a status (with an optional human `detail` and extra keys such as `provider`) to the
+        message's history. `body` replaces the stored text (the OTP only goes in once delivered)."""
         with self.db.transaction():
             row = self.db.get("messages", id=message_id)
             if row is None:
@@ -39,16 +42,23 @@ class Inbox:
             entry = {"status": status, "at": self.clock.isoformat()}
             if detail:
                 entry["detail"] = detail
+            entry.update({k: v for k, v in extra.items() if v is not None})
             history.append(entry)
-            self.db.update("messages", {"id": message_id},
-                           {"status": status, "status_history": history, "updated_at": self.clock.now()})
+            values = {"status": status, "status_history": history, "updated_at": self.clock.now()}
+            if body is not None:
+                values["body"] = body
+            self.db.update("messages", {"id": message_id}, values)
 
     def get(self, message_id: str) -> dict | None:
         row = self.db.get("messages", id=message_id)
         return _public(row, self.clock) if row else None
 
-    def list(self, to: str | None = None, channel: str | None = None, limit: int = 100) -> list[dict]:
+    def list(self, to: str | None = None, channel: str | None = None, limit: int = 100,
+             correlation: str | None = None) -> list[dict]:
         where, params = [], []
+        if correlation:
+            where.append("correlation = ?")
+            params.append(correlation)
         if to:
             where.append("to_addr = ?")
             params.append(to)
@@ -71,4 +81,10 @@ def _public(row: dict, clock: Clock) -> dict:
     }
     if row["subject"] is not None:
         out["subject"] = row["subject"]
+    if row["correlation"]:
+        out["correlation"] = row["correlation"]
+    # Why a message did not arrive: the detail of its last failed/blocked status.
+    if row["status"] in ("failed", "blocked"):
+        last = out["status_history"][-1] if out["status_history"] else {}
+        out["reason"] = last.get("detail")
     return out

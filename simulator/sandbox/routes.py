@@ -76,7 +76,8 @@ def messages(query):
     from ..messaging.inbox import Inbox
 
     rt = current()
-    return Inbox(rt.db, rt.clock).list(query.get("to"), query.get("channel"), query["limit"])
+    return Inbox(rt.db, rt.clock).list(query.get("to"), query.get("channel"), query["limit"],
+                                       correlation=query.get("correlation"))
 
 
 @blp.post("/network/sms")
@@ -116,7 +117,7 @@ def put_app(app, client_id):
         rt.db.insert("apps", {
             "client_id": client_id, "client_secret": app["client_secret"], "name": app["name"],
             "redirect_uris": app["redirect_uris"], "public_signups": int(app["public_signups"]),
-            "otp_policy": app["otp"], "updated_at": rt.clock.now(),
+            "otp_policy": app["otp"], "sender_id": app["sender_id"], "updated_at": rt.clock.now(),
         }, replace=True)
     return _app_view(client_id)
 
@@ -135,7 +136,7 @@ def _app_view(client_id: str) -> dict:
         raise NotFound(f"app {client_id!r} is not configured")
     return {"client_id": row["client_id"], "client_secret": row["client_secret"], "name": row["name"],
             "redirect_uris": loads(row["redirect_uris"], []), "public_signups": bool(row["public_signups"]),
-            "otp": loads(row["otp_policy"], {})}
+            "otp": loads(row["otp_policy"], {}), "sender_id": row.get("sender_id")}
 
 
 @blp.get("/clock")
@@ -184,17 +185,30 @@ def journal(query):
     """Every message exchanged for a transaction (any of its IDs), in order, redacted."""
     rt = current()
     if query.get("transaction"):
+        if query.get("issuer"):
+            from ..sequence_diagrams import transaction_entries
+
+            return transaction_entries(rt, query["transaction"])[0]
         return rt.journal.for_transaction(query["transaction"])
     return rt.journal.recent(query["limit"])
 
 
 @blp.get("/journal/<transaction_id>/diagram")
+@blp.arguments(s.DiagramQuerySchema, location="query")
 @blp.response(200, description="Mermaid sequenceDiagram (text/plain)")
-def diagram(transaction_id):
-    entries = current().journal.for_transaction(transaction_id)
+def diagram(query, transaction_id):
+    """The transaction as a Mermaid sequence diagram: D1's journal merged with the wired issuer backend's
+    (`?issuer=false` for D1's side only), every actor and message, redacted."""
+    from ..sequence_diagrams import transaction_entries
+
+    rt = current()
+    entries, missing = transaction_entries(rt, transaction_id, include_issuer=query["issuer"])
     if not entries:
         raise NotFound(f"no journal entries for transaction {transaction_id!r}")
-    return Response(mermaid(entries, title=f"Transaction {entries[0]['transaction']}"), mimetype="text/plain")
+    text = mermaid(entries, title=f"Transaction {rt.journal.resolve(transaction_id)}")
+    if missing:
+        text += f"%% issuer backend side not included: {missing}\n"
+    return Response(text, mimetype="text/plain")
 
 
 @blp.get("/outbox")
@@ -203,3 +217,12 @@ def outbox():
     """Deliveries D1 still owes (pending, or dead after every retry)."""
     rt = current()
     return {"stats": rt.outbox.stats(), "undelivered": rt.outbox.pending()}
+
+
+@blp.post("/outbox/drain")
+@blp.response(200)
+def drain_outbox():
+    """Deliver every notification that is due now, without waiting for the background worker (CI and
+    scenarios that check what the issuer received)."""
+    rt = current()
+    return {"attempted": rt.outbox.drain(), "stats": rt.outbox.stats()}

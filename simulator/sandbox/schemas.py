@@ -20,13 +20,32 @@ def placeholders(template: str) -> set[str]:
 
 
 def check_template(template: str, allowed: set[str], required: set[str]) -> None:
-    names = placeholders(template)
-    unknown = names - allowed
-    if unknown:
-        raise ValidationError(f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    missing = required - names
-    if missing:
-        raise ValidationError(f"template must contain {', '.join('{' + m + '}' for m in sorted(missing))}")
+    """The messaging service's template rules (simulator/messaging/templates.py) as a validation error:
+    unknown or positional placeholders, missing required ones, format specs."""
+    from ..messaging.templates import TemplateError
+    from ..messaging.templates import check_template as check
+
+    try:
+        check(template, allowed, required)
+    except TemplateError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def validate_sender_id(value: str) -> None:
+    """An alphanumeric sender ID (1-11 chars, at least one letter) or a valid E.164 number."""
+    if not SENDER_ID.match(value):
+        raise ValidationError("1-11 letters/digits with at least one letter, or an E.164 number")
+    if value.startswith("+"):
+        _e164(value)
+
+
+def validate_locale_tag(value: str) -> None:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(value)
+    except (ValueError, UnknownLocaleError):
+        raise ValidationError(f"unknown locale {value!r}; use a language code such as en, ja, pt_BR") from None
 
 
 class OutboundAuthSchema(Schema):
@@ -101,6 +120,23 @@ class AcsSettingsSchema(Schema):
     challenge_window_seconds = fields.Integer(validate=validate.Range(min=60, max=1800))
 
 
+class TspSettingsSchema(Schema):
+    """Tokenization decision rules (simulator/tsp/decision.py). Test-card behaviours (`stepup-sms`,
+    `stepup-email`, `rejected`, …) win over these rules."""
+
+    default_decision = fields.String(validate=validate.OneOf(["APPROVED", "REQUIRE_STEP_UP", "DECLINED"]),
+                                     metadata={"description": "decision when no rule fires (default APPROVED)"})
+    step_up_methods = fields.List(fields.String(validate=validate.OneOf(["SMS", "EMAIL"])),
+                                  validate=validate.Length(min=1, max=2),
+                                  metadata={"description": "methods offered on step-up, in order"})
+    honor_wallet_recommendation = fields.Boolean(
+        metadata={"description": "follow the wallet's own recommendation (DECLINE / REQUIRE_ADDITIONAL_AUTHENTICATION)"})
+    decline_device_score_below = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
+    step_up_device_score_below = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
+    step_up_account_score_below = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
+    max_tokens_per_card = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100))
+
+
 class IssuerConfigSchema(Schema):
     """Issuer onboarding. Every field is optional on PUT: what is sent is merged onto the current
     configuration (or the defaults, for a new issuer)."""
@@ -112,16 +148,16 @@ class IssuerConfigSchema(Schema):
     backend = fields.Nested(BackendSchema)
     otp_delivery = fields.String(validate=validate.OneOf(["D1", "ISSUER"]))
     oob_enabled = fields.Boolean()
-    sender_id = fields.String(validate=validate.Regexp(
-        SENDER_ID, error="1-11 letters/digits with at least one letter, or an E.164 number"))
-    default_locale = fields.String(validate=validate.Regexp(r"^[a-z]{2}(_[A-Z]{2})?$"))
-    templates = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z]{2}(_[A-Z]{2})?$")),
+    sender_id = fields.String(validate=validate_sender_id)
+    default_locale = fields.String(validate=[validate.Regexp(r"^[a-z]{2}(_[A-Z]{2})?$"), validate_locale_tag])
+    templates = fields.Dict(keys=fields.String(validate=[validate.Regexp(r"^[a-z]{2}(_[A-Z]{2})?$"),
+                                                         validate_locale_tag]),
                             values=fields.Nested(TemplateSetSchema))
     email = fields.Nested(EmailSettingsSchema)
     otp_policy = fields.Nested(OtpPolicySchema)
     card_products = fields.List(fields.Nested(CardProductSchema))
     acs = fields.Nested(AcsSettingsSchema)
-    tsp = fields.Dict()
+    tsp = fields.Nested(TspSettingsSchema)
 
 
 class IssuerViewSchema(Schema):
@@ -147,6 +183,8 @@ class AppSchema(Schema):
                                 validate=validate.Length(min=1, max=20))
     public_signups = fields.Boolean(load_default=False)
     otp = fields.Nested(OtpLoginPolicySchema, load_default=lambda: OtpLoginPolicySchema().load({}))
+    sender_id = fields.String(load_default=None, allow_none=True, validate=validate_sender_id, metadata={
+        "description": "default SMS sender ID (a send request's sender_id overrides it)"})
 
 
 class AppViewSchema(Schema):
@@ -156,6 +194,7 @@ class AppViewSchema(Schema):
     redirect_uris = fields.List(fields.String())
     public_signups = fields.Boolean()
     otp = fields.Dict()
+    sender_id = fields.String(allow_none=True)
 
 
 class ClockSchema(Schema):
@@ -200,6 +239,7 @@ class FaultViewSchema(Schema):
 class MessagesQuerySchema(Schema):
     to = fields.String(validate=validate.Length(min=1, max=320))
     channel = fields.String(validate=validate.OneOf(["sms", "email"]))
+    correlation = fields.String(validate=validate.Length(min=1, max=200))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -211,8 +251,10 @@ class MessageSchema(Schema):
     sent_by = fields.String()
     subject = fields.String()
     body = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "queued | sent | delivered | failed | blocked"})
     status_history = fields.List(fields.Dict())
+    reason = fields.String(metadata={"description": "why a failed/blocked message did not arrive"})
+    correlation = fields.String(metadata={"description": "the transaction it belongs to (acsTransID, tokenRefId, …)"})
     created_at = fields.String()
 
 
@@ -259,6 +301,14 @@ class TestCardSchema(Schema):
 class JournalQuerySchema(Schema):
     transaction = fields.String(validate=validate.Length(min=1, max=200))
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=5000))
+    issuer = fields.Boolean(load_default=False, metadata={
+        "description": "with `transaction`: merge in the wired issuer backend's journal (its SMS gateway, its "
+                       "calls to D1), each entry marked with `service`"})
+
+
+class DiagramQuerySchema(Schema):
+    issuer = fields.Boolean(load_default=True, metadata={
+        "description": "merge in the wired issuer backend's journal (default true; false = D1's side only)"})
 
 
 class JournalEntrySchema(Schema):
@@ -273,3 +323,4 @@ class JournalEntrySchema(Schema):
     path = fields.String(allow_none=True)
     status = fields.Integer(allow_none=True)
     body = fields.Raw(allow_none=True)
+    service = fields.String(metadata={"description": "simulator or issuer (merged journals only)"})
