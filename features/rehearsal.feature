@@ -26,3 +26,5 @@ Feature: Certification rehearsal against your own issuer backend
       | authentication_not_pending            | AUTHN-01, AUTHN-02        |
       | html_404                              | CONS-02, OTP-03, AUTHN-03 |
       | threeds_notification_accept_malformed | TDS-02                    |
+      | notifications_reject_duplicates       | NOTIF-03                  |
+      | authentication_not_idempotent         | AUTHN-05                  |

@@ -16,7 +16,8 @@ from d1sandbox.redact import redact
 from . import schemas as s
 from .auth import d1_auth_required, document_security
 from .authentications import AuthenticationBook
-from .gateway import EMAIL_SUBJECTS, build as build_gateway, render
+from .gateway import EMAIL_SUBJECTS, render
+from .gateway import build as build_gateway
 from .runtime import current
 
 blp = Blueprint("d1_receivers", __name__, description="Receivers of D1's outbound API (what D1 calls)")

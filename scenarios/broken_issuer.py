@@ -230,14 +230,26 @@ def create_app(defects=(), *, slow_seconds: float = 0.5) -> Flask:
 
 
 def serve_in_thread(defects=(), *, host: str = "127.0.0.1", **kw):
-    """Serve a breakable backend on a free port in a daemon thread: (base_url, stop)."""
+    """Serve a breakable backend on a free port in a daemon thread: (base_url, stop). Werkzeug's threaded
+    server, because it stops cleanly from another thread (`shutdown`)."""
     import threading
 
-    from waitress.server import create_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    server = create_server(create_app(defects, **kw), host=host, port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True, name="broken-issuer").start()
-    return f"http://{host}:{server.effective_port}", server.close
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # tests and demos need no access log
+            pass
+
+    server = make_server(host, 0, create_app(defects, **kw), threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="broken-issuer")
+    thread.start()
+
+    def stop():
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return f"http://{host}:{server.port}", stop
 
 
 def main(argv=None) -> None:

@@ -207,7 +207,8 @@ class ThreeDSServerDriver:
     def rreqs(self, threeds_server_trans_id: str) -> list[dict]:
         resp = self.sb.call(ACTOR, ACTOR, "GET", f"{self.url}/rreqs",
                             headers={"Accept": "application/json"}, expect=200)
-        return [r for r in resp.json() if isinstance(r, dict) and r.get("threeDSServerTransID") == threeds_server_trans_id]
+        return [r for r in resp.json()
+                if isinstance(r, dict) and r.get("threeDSServerTransID") == threeds_server_trans_id]
 
     def notifications(self) -> list[dict]:
         return self.sb.call(ACTOR, ACTOR, "GET", f"{self.url}/notifications", expect=200).json()

@@ -33,7 +33,8 @@ class ConsumerInfoSchema(Schema):
 
     consumerId = fields.String(required=True, validate=validate.Length(min=1, max=64))
     name = fields.String(allow_none=True, validate=validate.Length(max=200))
-    phoneNumber = fields.String(allow_none=True, validate=validate.Regexp(E164, error="must be E.164, e.g. +16175550103"))
+    phoneNumber = fields.String(allow_none=True,
+                                validate=validate.Regexp(E164, error="must be E.164, e.g. +16175550103"))
     email = fields.Email(allow_none=True)
     locale = fields.String(allow_none=True, validate=validate.Regexp(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"))
 

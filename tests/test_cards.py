@@ -184,7 +184,8 @@ def test_register_another_issuers_card_id_is_refused_without_detail(sim, auth):
                    headers={"Authorization": "Bearer " + tok})
     assert resp.status_code == 409 and resp.json["error"] == "card_id_taken"
     # Reading it is a plain 404: no cross-issuer probing.
-    assert sim.get("/v2/issuers/other-bank/cards/card-0001", headers={"Authorization": "Bearer " + tok}).status_code == 404
+    other = {"Authorization": "Bearer " + tok}
+    assert sim.get("/v2/issuers/other-bank/cards/card-0001", headers=other).status_code == 404
 
 
 # -- renew ---------------------------------------------------------------------------------------------
@@ -393,3 +394,10 @@ def test_get_card(sim, auth):
     resp = sim.get(f"{BASE}/card-0002", headers=auth)
     assert resp.status_code == 200 and resp.json["behavior"] == "challenge-oob" and "pan" not in resp.json
     assert sim.get(f"{BASE}/nope", headers=auth).status_code == 404
+
+
+def test_a_refused_change_is_journaled_with_its_answer(sim, auth, world):
+    sim.post(f"{BASE}/card-0001/operations/delete", headers=auth)
+    sim.post(f"{BASE}/card-0001/operations/renew", json={"expiry": "3212"}, headers=auth)
+    last = world.sim.journal.for_transaction("card-0001")[-1]
+    assert last["kind"] == "response" and last["status"] == 409 and last["body"]["error"] == "card_deleted"

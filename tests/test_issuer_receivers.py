@@ -4,7 +4,6 @@ bank's own SMS gateway for DeliverOTP, and the issuer app's approve/decline."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from d1sandbox import demo
@@ -229,7 +228,8 @@ def test_a_step_up_expires_after_expires_at(issuer, d1, world):
     result = issuer.get(f"{BANK}/consumer-0002/authentication/{auth_id}",
                         headers={"Authorization": "Bearer " + d1_again["access_token"]}).json
     assert result["status"] == "EXPIRED"
-    assert issuer.get("/app/consumers/consumer-0002/authentications?status=EXPIRED").json[0]["authenticationId"] == auth_id
+    expired = issuer.get("/app/consumers/consumer-0002/authentications?status=EXPIRED").json
+    assert expired[0]["authenticationId"] == auth_id
 
 
 def test_a_retried_authenticate_answers_the_same_step_up(issuer, d1, world):

@@ -9,7 +9,6 @@ import logging
 import pytest
 from flask import Flask, jsonify, request
 
-from scenarios.inprocess import build_world
 from simulator.messaging import templates as tpl
 from simulator.messaging.addresses import InvalidRecipient, normalise_email, normalise_phone, sms_encoding
 from simulator.messaging.service import DeliveryError, MessagingService, OtpContext, messaging_for
@@ -180,6 +179,13 @@ def test_demo_issuer_records_are_published_at_seed(sim):
     assert view["status"] == "VERIFIED" and view["canSendEmail"] and view["missing"] == []
 
 
+def test_reset_republishes_the_demo_records(sim):
+    sim.delete("/sandbox/issuers/demo-issuer/dns")
+    assert sim.get("/sandbox/issuers/demo-issuer/dns").json["status"] == "PENDING"
+    sim.post("/sandbox/reset")
+    assert sim.get("/sandbox/issuers/demo-issuer/dns").json["status"] == "VERIFIED"
+
+
 def test_generated_records_look_like_an_esps(sim):
     onboard(sim)
     view = sim.get("/sandbox/issuers/acme-bank/dns").json
@@ -246,8 +252,7 @@ def test_dns_controls_validate_and_404(sim):
 
 
 def test_issuer_mode_email_needs_no_d1_dns(rt, world, sim):
-    stub = StubIssuer()
-    w = build_world_with_stub(world, stub)  # noqa: F841 (same world, stub reachable)
+    mount_stub(world, StubIssuer())
     onboard(sim, backend={"url": STUB_URL, "auth": {"type": "none"}}, otp_delivery="ISSUER")
     delivery = messaging_for(rt).send_otp("acme-bank", "consumer-0003", "EMAIL", CODE, ctx())
     assert (delivery.mode, delivery.status) == ("ISSUER", "sent")
@@ -334,18 +339,16 @@ class StubIssuer:
             return jsonify({"deliveryId": "dlv-1", "status": "SENT"}), self.status
 
 
-def build_world_with_stub(world, stub):
-    # The world's transports dict is shared by every client: adding a peer makes it reachable.
-    world.sim.http.adapters  # noqa: B018 (touch: the session exists)
+def mount_stub(world, stub):
+    """Make the stub reachable from D1's outbound session (another issuer backend on the network)."""
     from d1sandbox.wsgi_transport import mount
 
     mount(world.sim.http, {STUB_URL: stub.app})
-    return world
 
 
 def test_issuer_mode_calls_deliver_otp_with_the_wire_body(rt, world, sim):
     stub = StubIssuer()
-    build_world_with_stub(world, stub)
+    mount_stub(world, stub)
     onboard(sim, backend={"url": STUB_URL, "auth": {"type": "none"}}, otp_delivery="ISSUER")
     delivery = messaging_for(rt).send_otp(
         "acme-bank", "consumer-0003", "SMS", CODE,
@@ -365,7 +368,7 @@ def test_issuer_mode_calls_deliver_otp_with_the_wire_body(rt, world, sim):
 
 def test_issuer_mode_failure_is_reported(rt, world, sim):
     stub = StubIssuer(status=500)
-    build_world_with_stub(world, stub)
+    mount_stub(world, stub)
     onboard(sim, backend={"url": STUB_URL, "auth": {"type": "none"}}, otp_delivery="ISSUER")
     delivery = messaging_for(rt).send_otp("acme-bank", "consumer-0003", "SMS", CODE, ctx())
     assert (delivery.status, delivery.error) == ("failed", "issuer_delivery_failed")
@@ -375,7 +378,7 @@ def test_issuer_mode_failure_is_reported(rt, world, sim):
 
 def test_mode_can_be_forced_per_call(rt, world, sim):
     stub = StubIssuer()
-    build_world_with_stub(world, stub)
+    mount_stub(world, stub)
     onboard(sim, backend={"url": STUB_URL, "auth": {"type": "none"}})  # otp_delivery D1 by default
     assert messaging_for(rt).send_otp("acme-bank", CAROL, "SMS", CODE, ctx(), mode="ISSUER").mode == "ISSUER"
     assert len(stub.calls) == 1

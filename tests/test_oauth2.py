@@ -25,7 +25,8 @@ def bearer(tok):
 
 
 def other_issuer(sim, issuer_id="other-bank"):
-    resp = sim.put(f"/sandbox/issuers/{issuer_id}", json={"client_id": issuer_id, "client_secret": "other-bank-secret-1"})
+    resp = sim.put(f"/sandbox/issuers/{issuer_id}",
+                   json={"client_id": issuer_id, "client_secret": "other-bank-secret-1"})
     assert resp.status_code == 200, resp.json
     return issuer_id, "other-bank-secret-1"
 

@@ -12,8 +12,17 @@ from hypothesis import strategies as st
 from d1sandbox.clock import Clock
 from d1sandbox.db import Database
 from d1sandbox.errors import ValidationFailed
-from simulator.otp import (ChallengeClosed, ChallengeNotFound, OtpEngine, OtpPolicy, OtpRateLimited, OtpResult,
-                           ResendLimitReached, SubjectLocked, mask_target)
+from simulator.otp import (
+    ChallengeClosed,
+    ChallengeNotFound,
+    OtpEngine,
+    OtpPolicy,
+    OtpRateLimited,
+    OtpResult,
+    ResendLimitReached,
+    SubjectLocked,
+    mask_target,
+)
 from simulator.otp.engine import ALPHANUMERIC
 from simulator.store import create_schema
 

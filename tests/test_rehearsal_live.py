@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -39,19 +38,16 @@ def services(tmp_path_factory):
 
 @pytest.fixture
 def serve_broken():
-    from waitress.server import create_server
-
-    servers = []
+    stops = []
 
     def start(defects, **kw):
-        server = create_server(broken_issuer.create_app(defects, **kw), host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.effective_port}"
+        url, stop = broken_issuer.serve_in_thread(defects, **kw)
+        stops.append(stop)
+        return url
 
     yield start
-    for server in servers:
-        server.close()
+    for stop in stops:
+        stop()
 
 
 def test_reference_issuer_passes_over_real_sockets_with_junit_and_diagram(services, tmp_path):

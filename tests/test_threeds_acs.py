@@ -8,6 +8,7 @@ import base64
 import json
 
 import pytest
+import threeds_support
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jws
@@ -18,6 +19,10 @@ from scenarios.threeds_server import build_areq
 from simulator.threeds import acs
 from simulator.threeds import messages as m
 from simulator.threeds.keys import x5c_registry
+
+# One world per module, reset before each test (tests/threeds_support.py).
+shared_world, world, sim, issuer = (threeds_support.shared_world, threeds_support.world, threeds_support.sim,
+                                    threeds_support.issuer)
 
 CARDS = {(c["behavior"], c["scheme"]): c for c in demo.test_cards()}
 VISA = CARDS[("frictionless", "visa")]

@@ -3,9 +3,15 @@ answer for a PAN that belongs to nobody."""
 
 from __future__ import annotations
 
+import threeds_support
+
 from d1sandbox import demo
 from scenarios.threeds_server import build_areq
 from simulator.threeds.ds import CardRanges
+
+# One world per module, reset before each test (tests/threeds_support.py).
+shared_world, world, sim, issuer = (threeds_support.shared_world, threeds_support.world, threeds_support.sim,
+                                    threeds_support.issuer)
 
 
 def table(*products_by_issuer):
@@ -46,7 +52,8 @@ def test_a_newly_onboarded_issuer_gets_its_range_at_once(sim):
     assert before["errorCode"] == "305"
     resp = sim.put("/sandbox/issuers/acme-bank", json={
         "name": "Acme Bank", "backend": {"url": "http://acme.example"},
-        "card_products": [{"name": "Acme Visa", "scheme": "visa", "bin_ranges": [{"start": "423456", "end": "423456"}]}]})
+        "card_products": [{"name": "Acme Visa", "scheme": "visa",
+                           "bin_ranges": [{"start": "423456", "end": "423456"}]}]})
     assert resp.status_code == 200, resp.get_json()
     after = sim.post("/ds/areq", json=build_areq(pan)).get_json()
     # Routed to Acme's ACS, which has no card for that PAN: not enrolled.

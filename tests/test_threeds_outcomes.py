@@ -7,12 +7,17 @@ from __future__ import annotations
 import base64
 
 import pytest
+import threeds_support
 
 from d1sandbox import demo
 from scenarios.threeds_server import build_areq
 from simulator.threeds import messages as m
 from simulator.threeds.rreq import build_rreq
 from simulator.threeds.service import service
+
+# One world per module, reset before each test (tests/threeds_support.py).
+shared_world, world, sim, issuer = (threeds_support.shared_world, threeds_support.world, threeds_support.sim,
+                                    threeds_support.issuer)
 
 CARDS = {(c["behavior"], c["scheme"]): c for c in demo.test_cards()}
 VISA = CARDS[("frictionless", "visa")]
@@ -70,7 +75,8 @@ def test_the_operation_shows_up_in_the_3ds_history_api(sim, world):
     items = page.get("operations") or page.get("items") or page.get("data")
     assert items and items[0]["acsTransID"] == ares["acsTransID"]
     op = items[0]
-    assert (op["transStatus"], op["challengeMethod"], op["status"], op["eci"]) == ("Y", "FRICTIONLESS", "COMPLETED", "05")
+    assert (op["transStatus"], op["challengeMethod"], op["status"], op["eci"]) == \
+        ("Y", "FRICTIONLESS", "COMPLETED", "05")
     assert (op["messageVersion"], op["deviceChannel"], op["sdkTransID"]) == ("2.3.1", "01", ares["sdkTransID"])
     one = sim.get(f"/issuers/demo-issuer/cards/{VISA['cardId']}/3ds/operations/{op['operationId']}",
                   headers={"Authorization": f"Bearer {token}"})

@@ -57,11 +57,13 @@ def test_any_json_value(client, value):
     answer(client[0], json.dumps(value).encode())
 
 
-BASE = {(v, c): build_areq("4000000001000001", version=v, channel=c, category="02" if (v, c) == ("2.1.0", "03") else "01")
+BASE = {(v, c): build_areq("4000000001000001", version=v, channel=c,
+                           category="02" if (v, c) == ("2.1.0", "03") else "01")
         for v in m.VERSIONS for c in m.CHANNELS}
 ELEMENT_NAMES = sorted(m.all_names("AReq") | {"dsTransID", "unknownThing"})
 WEIRD = st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.text(max_size=60) | \
-    st.lists(st.text(max_size=5), max_size=3) | st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3) | \
+    st.lists(st.text(max_size=5), max_size=3) | \
+    st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3) | \
     st.sampled_from(["", "01", "02", "03", "2.2.0", "Y", "N", "4000000001000001", "20301231", "http://x.test/y"])
 
 
@@ -99,3 +101,17 @@ def test_duplicating_any_element_is_204(client, key, name):
     assert body["errorCode"] in ("204", "101"), body
     if body["errorCode"] == "204":
         assert name in body["errorDetail"].split(", ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([(msg, v) for msg in ("AReq", "ARes", "CReq", "CRes", "RReq", "RRes") for v in m.VERSIONS]),
+       st.data())
+def test_the_compiled_checks_agree_with_the_marshmallow_schemas(kind, data):
+    """The DS's hot path uses compiled checkers; the marshmallow schemas (OpenAPI, docs) are the
+    reference. Both must find the same offending elements for any values."""
+    message, version = kind
+    names = sorted(e.name for e in m.elements(message, version))
+    chosen = data.draw(st.dictionaries(st.sampled_from(names), WEIRD | json_values, max_size=8))
+    fast = set(m.format_errors(message, version, chosen))
+    reference = set(m.schema_errors(message, version, chosen, partial=True)) - {"_schema"}
+    assert fast == reference, (chosen, m.format_errors(message, version, chosen))

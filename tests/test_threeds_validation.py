@@ -7,10 +7,15 @@ import json
 import uuid
 
 import pytest
+import threeds_support
 
 from scenarios.threeds_server import build_areq
 from simulator.threeds import messages as m
 from simulator.threeds.validation import check_areq, parse_json
+
+# One world per module, reset before each test (tests/threeds_support.py).
+shared_world, world, sim, issuer = (threeds_support.shared_world, threeds_support.world, threeds_support.sim,
+                                    threeds_support.issuer)
 
 VISA = "4000000001000001"
 VERSIONS = ["2.1.0", "2.2.0", "2.3.1"]

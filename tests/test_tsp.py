@@ -68,6 +68,7 @@ def test_sms_step_up_activates_the_token_and_notifies_the_issuer(world, sim, iss
     assert sent["delivery"] == {"mode": "D1", "status": "delivered", "locale": "en"}
     assert sent["target"] == "+1******0107" and sent["resendsLeft"] == 3
     code, msg = last_code(sim, SMS_CARD["phone"], SMS_CARD["pan"][-4:])
+    assert code not in json.dumps(sent)  # the OTP only ever shows in the inbox
     assert msg["sent_by"] == "d1" and msg["from"] == "DemoBank"
     assert f"card ending {SMS_CARD['pan'][-4:]}" in msg["body"]
 

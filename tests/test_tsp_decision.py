@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.tsp.decision import (APPROVED, DECLINED, REQUIRE_STEP_UP, CardFacts, RiskData, TspSettings,
-                                    decide)
+from simulator.tsp.decision import APPROVED, DECLINED, REQUIRE_STEP_UP, CardFacts, RiskData, TspSettings, decide
 
 BOTH = {"SMS", "EMAIL"}
 NO_RISK = RiskData()

@@ -2,8 +2,14 @@
 
 from behave import given, then, when
 
-from scenarios.issuer_admin import (DirectoryServerProbe, D1Inbound, IssuerAdmin, directory_server_available,
-                                    fresh_id, fresh_pan)
+from scenarios.issuer_admin import (
+    D1Inbound,
+    DirectoryServerProbe,
+    IssuerAdmin,
+    directory_server_available,
+    fresh_id,
+    fresh_pan,
+)
 
 
 def _admin(context) -> IssuerAdmin:

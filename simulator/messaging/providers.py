@@ -43,8 +43,10 @@ class Attempt:
 
 
 PROVIDERS = {
-    "sms": (Provider("Sandbox SMS gateway A", "sms", "primary"), Provider("Sandbox SMS gateway B", "sms", "secondary")),
-    "email": (Provider("Sandbox mail relay A", "email", "primary"), Provider("Sandbox mail relay B", "email", "secondary")),
+    "sms": (Provider("Sandbox SMS gateway A", "sms", "primary"),
+            Provider("Sandbox SMS gateway B", "sms", "secondary")),
+    "email": (Provider("Sandbox mail relay A", "email", "primary"),
+              Provider("Sandbox mail relay B", "email", "secondary")),
 }
 
 

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 from d1sandbox.errors import NotFound
 
 from ..runtime import current
+from ..sandbox.schemas import MessageSchema
 from .dns import RECORD_IDS
 from .service import messaging_for
 
@@ -83,7 +84,7 @@ def withdraw_dns(query, issuer_id):
 
 
 @blp.get("/messages/<message_id>")
-@blp.response(200)
+@blp.response(200, MessageSchema)
 def get_message(message_id):
     """One message with its delivery status history (queued → sent → delivered, or failed/blocked
     with the reason)."""

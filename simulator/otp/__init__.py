@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from .engine import (ChallengeClosed, ChallengeNotFound, Issued, OtpEngine, OtpError, OtpPolicy, OtpRateLimited,
-                     OtpResult, ResendLimitReached, SubjectLocked, Verification, mask_target)
+from .engine import (
+    ChallengeClosed,
+    ChallengeNotFound,
+    Issued,
+    OtpEngine,
+    OtpError,
+    OtpPolicy,
+    OtpRateLimited,
+    OtpResult,
+    ResendLimitReached,
+    SubjectLocked,
+    Verification,
+    mask_target,
+)
 
 __all__ = ["ChallengeClosed", "ChallengeNotFound", "Issued", "OtpEngine", "OtpError", "OtpPolicy", "OtpRateLimited",
            "OtpResult", "ResendLimitReached", "SubjectLocked", "Verification", "engine_for", "mask_target"]

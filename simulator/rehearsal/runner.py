@@ -204,7 +204,9 @@ class Probe:
         self.timeouts_in_a_row = self.timeouts_in_a_row + 1 if timed_out else 0
 
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in self._sent_secrets if s)
+        # Literal values masked wherever they appear; very short ones would mask ordinary text instead
+        # (the key-based redaction still hides them in their own fields).
+        return tuple(dict.fromkeys(s for s in self._sent_secrets if s and len(s) >= 6))
 
     # -- plumbing -------------------------------------------------------------------------------
     def _token_source(self, secret: str) -> ClientCredentialsToken:

@@ -130,7 +130,8 @@ class TspSettingsSchema(Schema):
                                   validate=validate.Length(min=1, max=2),
                                   metadata={"description": "methods offered on step-up, in order"})
     honor_wallet_recommendation = fields.Boolean(
-        metadata={"description": "follow the wallet's own recommendation (DECLINE / REQUIRE_ADDITIONAL_AUTHENTICATION)"})
+        metadata={"description": "follow the wallet's own recommendation "
+                                 "(DECLINE / REQUIRE_ADDITIONAL_AUTHENTICATION)"})
     decline_device_score_below = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
     step_up_device_score_below = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
     step_up_account_score_below = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))

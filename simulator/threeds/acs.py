@@ -48,6 +48,7 @@ AUTHENTICATION_TYPE = {OOB: "03", SMS_OTP: "02"}  # 02 dynamic (OTP), 03 out of 
 AUTHENTICATION_METHOD = {OOB: "11", SMS_OTP: "02"}
 # Why a challenge runs by SMS OTP although OOB was the first choice.
 NO_APP, OOB_DISABLED, OOB_FAILED = "NO_APP_INSTANCE", "OOB_DISABLED", "ISSUER_AUTHENTICATION_FAILED"
+PLAIN_FRICTIONLESS = "frictionless"
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def decide(areq: dict, card: Card | None, acs_config: dict | None, *, version: s
         return Decision("Y", why=f"amount over threshold but threeDSRequestorChallengeInd {sorted(opted_out)[0]}")
     if version != m.V210 and "06" in wishes:
         return Decision("I", why="threeDSRequestorChallengeInd 06: data share only")
-    return Decision("Y", why="frictionless")
+    return Decision("Y", why=PLAIN_FRICTIONLESS)
 
 
 def choose_method(card: Card, issuer_config: dict, *, has_app: bool) -> Method:

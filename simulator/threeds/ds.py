@@ -63,9 +63,12 @@ class RangeCache:
         self.registry = registry
         self._key: str | None = None
         self._table = CardRanges([])
+        self._configs: dict[str, dict] = {}
         self._lock = threading.Lock()
 
     def table(self) -> CardRanges:
+        """The current table (and, as a side effect, the issuer configurations it was built from,
+        for `config()`: the AReq then needs no second look at the issuers table)."""
         key = self.registry.db.scalar(
             "SELECT group_concat(issuer_id || ':' || version, ',') FROM "
             "(SELECT issuer_id, version FROM issuers ORDER BY issuer_id)") or ""
@@ -74,8 +77,14 @@ class RangeCache:
                 configs = {row["issuer_id"]: self.registry.config(row["issuer_id"])
                            for row in self.registry.db.all("SELECT issuer_id FROM issuers")}
                 self._table = CardRanges.from_configs(configs)
+                self._configs = configs
                 self._key = key
         return self._table
+
+    def config(self, issuer_id: str) -> dict:
+        """An issuer's configuration as of the last `table()` call."""
+        config = self._configs.get(issuer_id)
+        return config if config is not None else self.registry.config(issuer_id)
 
     def forget_cache(self) -> None:
         with self._lock:

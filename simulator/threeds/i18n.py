@@ -68,8 +68,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "header": "本人認証",
         "merchant_line": "{merchant}：{amount}",
         "card_line": "末尾{last4}のカード",
-        "otp_info": "{target} にSMSでワンタイムコードを送信しました。{merchant} への {amount} のお支払いを確認するため、コードを入力してください。",
-        "otp_info_issuer": "{issuer}からSMSでワンタイムコードが届きます。{merchant} への {amount} のお支払いを確認するため、コードを入力してください。",
+        "otp_info": "{target} にSMSでワンタイムコードを送信しました。"
+            "{merchant} への {amount} のお支払いを確認するため、コードを入力してください。",
+        "otp_info_issuer": "{issuer}からSMSでワンタイムコードが届きます。"
+            "{merchant} への {amount} のお支払いを確認するため、コードを入力してください。",
         "otp_label": "ワンタイムコード",
         "submit": "確認する",
         "resend": "コードを再送する",
@@ -78,7 +80,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "expired_code": "コードの有効期限が切れました。新しいコードを請求してください。",
         "resend_limit": "このお支払いではこれ以上コードを送信できません。",
         "rate_limited": "コードの送信回数が多すぎます。しばらくしてからお試しください。",
-        "oob_info": "スマートフォンで{issuer}アプリを開き、{merchant} への {amount} のお支払いを承認してください。承認後、「続ける」を押してください。",
+        "oob_info": "スマートフォンで{issuer}アプリを開き、{merchant} への {amount} のお支払いを承認してください。"
+            "承認後、「続ける」を押してください。",
         "oob_waiting": "{issuer}アプリでの承認をお待ちしています。",
         "oob_label": "銀行アプリで承認",
         "continue": "続ける",
@@ -87,7 +90,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_label": "この画面が表示される理由",
         "why_text": "{issuer}はカードを安全にお使いいただくため、オンラインでのお支払いをご本人に確認しています。",
         "expand_label": "お困りの場合",
-        "expand_text": "コードの有効期限は{minutes}分です。届かない場合は再送してください。電話でコードをお尋ねすることはありません。",
+        "expand_text": "コードの有効期限は{minutes}分です。"
+            "届かない場合は再送してください。電話でコードをお尋ねすることはありません。",
         "fallback_no_app": "銀行アプリでの承認をご利用いただけないため、SMSでワンタイムコードをお送りします。",
         "fallback_oob_failed": "銀行アプリに接続できなかったため、代わりにSMSでワンタイムコードを送信しました。",
         "fallback_oob_disabled": "このお支払いを確認するため、SMSでワンタイムコードをお送りします。",
@@ -97,7 +101,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "continue_to_merchant": "加盟店のページへ",
         "noscript": "JavaScriptが無効です。ボタンを押して加盟店のページに戻ってください。",
         "error_title": "このお支払いページは表示できません",
-        "error_text": "お支払いのセッションが見つからないか、終了しています。加盟店のページに戻り、もう一度お試しください。",
+        "error_text": "お支払いのセッションが見つからないか、終了しています。"
+            "加盟店のページに戻り、もう一度お試しください。",
     },
 }
 

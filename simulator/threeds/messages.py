@@ -81,6 +81,19 @@ def is_uuid(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 36 and _UUID.match(value) is not None
 
 
+class FullMatch(validate.Validator):
+    """Like `validate.Regexp`, but the whole value must match (Regexp's `re.match` lets "...\\n" through)."""
+
+    def __init__(self, pattern: str, error: str = "invalid format"):
+        self.regex = re.compile(pattern)
+        self.error = error
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self.error)
+        return value
+
+
 # -- presence rules ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cond:
@@ -154,13 +167,13 @@ def _min_int(low: int, high: int | None = None):
 
 
 FORMATS: dict[str, Callable[[str], None]] = {
-    "uuid": validate.Regexp(UUID_RE, error="not a UUID (36 characters, canonical form)"),
+    "uuid": FullMatch(UUID_RE, error="not a UUID (36 characters, canonical form)"),
     "url": _url,
     "ip": _ip,
     "date8": _date("%Y%m%d", "date (YYYYMMDD)"),
     "datetime14": _date("%Y%m%d%H%M%S", "UTC date and time (YYYYMMDDHHMMSS)"),
-    "yymm": validate.Regexp(r"^\d{2}(0[1-9]|1[0-2])$", error="not a YYMM date"),
-    "jws": validate.Regexp(_JWS, error="not a JWS in compact serialisation"),
+    "yymm": FullMatch(r"^\d{2}(0[1-9]|1[0-2])$", error="not a YYMM date"),
+    "jws": FullMatch(_JWS, error="not a JWS in compact serialisation"),
     "instalments": _min_int(2, 999),
     "decmaxtime": _min_int(1, 10080),
 }
@@ -267,10 +280,73 @@ class Element:
             parts.append("Versions: " + ", ".join(self.versions) + ".")
         return " ".join(parts)
 
+    def checker(self) -> Callable[[Any], Any]:
+        """A fast check of one value, equivalent to `marshmallow_field()` (the equivalence is tested):
+        returns None when the value is right, else what marshmallow would report (a message, or the
+        nested schema's error dict)."""
+        regex = re.compile(self.pattern) if self.pattern else None
+        choices = frozenset(self.one_of) if self.one_of else None
+        low, high = self.min_len, self.max_len
+        fmt = FORMATS[self.fmt] if self.fmt else None
+        kind = self.kind
+
+        def scalar(value: Any) -> str | None:
+            if not isinstance(value, str):
+                return "Not a valid string."
+            if regex is not None and regex.fullmatch(value) is None:
+                return "invalid format"
+            if choices is not None and value not in choices:
+                return "not one of the allowed values"
+            if (low is not None and len(value) < low) or (high is not None and len(value) > high):
+                return "wrong length"
+            if fmt is not None:
+                try:
+                    fmt(value)
+                except ValidationError as exc:
+                    return str(exc.messages[0] if isinstance(exc.messages, list) else exc.messages)
+            return None
+
+        if kind == "str":
+            return scalar
+        if kind == "bool":
+            return lambda value: None if isinstance(value, bool) else "must be a JSON boolean (true or false)"
+        if kind == "any":
+            return lambda value: None
+        if kind == "obj" and not self.nested:
+            return lambda value: None if isinstance(value, dict) else "Not a valid mapping type."
+        if kind == "strlist":
+            size = self.max_len or 99
+
+            def strlist(value: Any):
+                if not isinstance(value, list):
+                    return "Not a valid list."
+                if not 1 <= len(value) <= size:
+                    return "wrong length"
+                for item in value:
+                    if not isinstance(item, str) or (regex is not None and regex.fullmatch(item) is None) or \
+                            (choices is not None and item not in choices):
+                        return "invalid item"
+                return None
+            return strlist
+        if kind == "objlist":
+            size = self.max_len or 99
+            return lambda value: None if isinstance(value, list) and 1 <= len(value) <= size and all(
+                isinstance(item, dict) for item in value) else "Not a valid list of objects."
+        # Nested objects and extension lists are rare: their marshmallow schemas do the work.
+        field_ = self.marshmallow_field()
+
+        def nested(value: Any):
+            try:
+                field_.deserialize(value)
+            except ValidationError as exc:
+                return exc.messages
+            return None
+        return nested
+
     def marshmallow_field(self) -> fields.Field:
         checks: list = []
         if self.pattern:
-            checks.append(validate.Regexp(self.pattern, error="invalid format"))
+            checks.append(FullMatch(self.pattern))
         if self.one_of:
             checks.append(validate.OneOf(self.one_of, error="must be one of: {choices}"))
         if self.min_len is not None or self.max_len is not None:
@@ -689,12 +765,35 @@ def schema(message: str, version: str) -> Schema:
 
 
 def format_errors(message: str, version: str, msg: dict) -> dict:
-    """marshmallow's error dict for the elements of `msg` (empty when every format is right)."""
+    """What is wrong with the elements of `msg`, by element name (empty when every format is right).
+    Runs the compiled checkers: the same rules as the marshmallow schema, at a fraction of the cost
+    (this is on the DS's hot path)."""
+    checks = _checkers(message, version)
+    errors = {}
+    for name, value in msg.items():
+        check = checks.get(name)
+        if check is not None:
+            problem = check(value)
+            if problem is not None:
+                errors[name] = problem
+    return errors
+
+
+def schema_errors(message: str, version: str, msg: dict, *, partial: bool = False) -> dict:
+    """marshmallow's error dict for `msg` (the reference the compiled checkers are tested against;
+    `partial`: formats only, absent elements are not errors)."""
     try:
-        schema(message, version).load(msg)
+        # partial by top-level name only: a nested object still needs its own required elements.
+        top = tuple(e.name for e in elements(message, version)) if partial else False
+        schema(message, version).load(msg, partial=top)
     except ValidationError as exc:
         return exc.normalized_messages() if isinstance(exc.messages, dict) else {"_schema": exc.messages}
     return {}
+
+
+@lru_cache(maxsize=None)
+def _checkers(message: str, version: str) -> dict[str, Callable[[Any], Any]]:
+    return {e.name: e.checker() for e in elements(message, version)}
 
 
 def flatten(errors: Any, prefix: str = "") -> list[str]:

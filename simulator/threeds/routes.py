@@ -56,7 +56,8 @@ def read_body() -> tuple[bytes, bool]:
     requestBody={"required": True, "content": {"application/json": {"schema": _versions("AReq")}}},
     responses={"200": {"description": "ARes, or Erro when the AReq was not acceptable",
                        "content": {"application/json": {"schema": {
-                           "oneOf": [m.schema_class("ARes", v) for v in m.VERSIONS] + [m.schema_class("Erro", m.V231)]}}}}},
+                           "oneOf": [m.schema_class("ARes", v) for v in m.VERSIONS]
+                           + [m.schema_class("Erro", m.V231)]}}}}},
 )
 def areq():
     from .service import service

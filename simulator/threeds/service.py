@@ -14,6 +14,7 @@ operation closed, RReq and notification queued — again in one transaction."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from typing import Any
 
@@ -23,8 +24,15 @@ from . import acs, i18n
 from . import messages as m
 from .ds import RangeCache
 from .keys import AcsKeys
-from .transactions import (CHALLENGE_PENDING, FIRST_CREQ_SECONDS, FRICTIONLESS, TERMINAL, TIMER_KIND,
-                           Transaction, Transactions)
+from .transactions import (
+    CHALLENGE_PENDING,
+    FIRST_CREQ_SECONDS,
+    FRICTIONLESS,
+    TERMINAL,
+    TIMER_KIND,
+    Transaction,
+    Transactions,
+)
 from .validation import Erro, Valid, check_areq, parse_json
 
 # Journal actors (the sequence diagrams' participants).
@@ -87,16 +95,19 @@ class ThreeDS:
         msg = result.msg
         ids = {**result.ids, "dsTransID": ds_trans_id}
         server_id = msg["threeDSServerTransID"]
-        if self.transactions.server_id_taken(server_id):
-            return self._erro(Erro("301", "threeDSServerTransID", m.DS, "AReq", result.version, ids,
-                                   "this threeDSServerTransID was already used by another AReq"), ds_trans_id, raw,
-                              correlation=server_id)
         route = self.ranges.table().route(msg["acctNumber"])
         if route is None:
             return self._erro(Erro("305", "acctNumber", m.DS, "AReq", result.version, ids,
                                    "the Cardholder Account Number is not in a range belonging to any "
                                    "participating issuer"), ds_trans_id, raw, correlation=server_id)
-        return self._authenticate(result, route, ds_trans_id)
+        try:
+            return self._authenticate(result, route, ds_trans_id)
+        except sqlite3.IntegrityError:
+            # The unique index on threeDSServerTransID caught a reused ID (checked by the insert
+            # itself rather than a read beforehand: the hot path saves a query). Nothing was kept.
+            return self._erro(Erro("301", "threeDSServerTransID", m.DS, "AReq", result.version, ids,
+                                   "this threeDSServerTransID was already used by another AReq"), ds_trans_id, raw,
+                              correlation=server_id)
 
     def _erro(self, erro: Erro, ds_trans_id: str, raw: bytes, correlation: str | None = None) -> dict:
         erro.ids = {**erro.ids, "dsTransID": ds_trans_id}
@@ -126,7 +137,7 @@ class ThreeDS:
 
         # -- ACS: reads (outside the write transaction) -------------------------------------------
         card = self._card(route.issuer_id, msg["acctNumber"])
-        issuer_config = rt.issuers.config(route.issuer_id)
+        issuer_config = self.ranges.config(route.issuer_id)
         today = rt.clock.utcnow().strftime("%y%m")
         decision = acs.decide(msg, card, issuer_config.get("acs"), version=version, today_yymm=today,
                               scheme=route.scheme)
@@ -181,18 +192,22 @@ class ThreeDS:
         else:
             row.update({"state": FRICTIONLESS, "completed_at": now})
         aliases = [ds_trans_id, acs_trans_id] + ([msg["sdkTransID"]] if channel == m.APP else [])
-        journal = rt.journal
+        entries = [
+            {"source": THREEDS_SERVER, "target": DS, "label": "AReq", "body": journal_copy(msg), "kind": "request",
+             "method": "POST", "path": "/ds/areq"},
+            {"source": DS, "target": ACS, "label": "AReq", "body": forwarded, "kind": "request"},
+        ]
+        if decision.why != acs.PLAIN_FRICTIONLESS:  # the default needs no explaining
+            entries.append({"source": ACS, "target": ACS, "label": "ACS decision", "kind": "note",
+                            "body": {"transStatus": decision.status, "rule": decision.why}})
+        entries += [
+            {"source": ACS, "target": DS, "label": "ARes", "body": ares, "kind": "response"},
+            {"source": DS, "target": THREEDS_SERVER, "label": "ARes", "body": ares, "kind": "response",
+             "method": "POST", "path": "/ds/areq", "status": 200},
+        ]
         with rt.db.transaction():
-            journal.record(server_id, THREEDS_SERVER, DS, "AReq", journal_copy(msg), kind="request", method="POST",
-                           path="/ds/areq", aliases=aliases)
-            journal.record(server_id, DS, ACS, "AReq", forwarded, kind="request")
-            if decision.why:
-                journal.record(server_id, ACS, ACS, "ACS decision", {"transStatus": decision.status,
-                                                                   "rule": decision.why}, kind="note")
-            journal.record(server_id, ACS, DS, "ARes", ares, kind="response")
-            journal.record(server_id, DS, THREEDS_SERVER, "ARes", ares, kind="response", method="POST",
-                           path="/ds/areq", status=200)
-            self.transactions.insert(row)
+            self.transactions.insert(row)  # first: a reused threeDSServerTransID fails before anything else
+            rt.journal.record_many(server_id, entries, aliases)
             if card is not None:
                 self._insert_operation(row, final=not decision.challenge)
                 if not decision.challenge:

@@ -136,7 +136,8 @@ def deadline_passed(tx: Transaction, now: float) -> str | None:
     """Which deadline, if any, ended this open challenge: "first-creq" or "challenge"."""
     if not tx.is_open:
         return None
-    if tx.row["state"] == CHALLENGE_PENDING and tx.row.get("first_creq_deadline") and now >= tx.row["first_creq_deadline"]:
+    first = tx.row.get("first_creq_deadline")
+    if tx.row["state"] == CHALLENGE_PENDING and first and now >= first:
         return "first-creq"
     if tx.row.get("challenge_deadline") and now >= tx.row["challenge_deadline"]:
         return "challenge"

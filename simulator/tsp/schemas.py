@@ -21,7 +21,8 @@ class DeviceInfoSchema(Schema):
 
 class RiskDataSchema(Schema):
     deviceScore = fields.Integer(validate=validate.Range(min=1, max=5), metadata={"description": "1 risky … 5 trusted"})
-    accountScore = fields.Integer(validate=validate.Range(min=1, max=5), metadata={"description": "1 risky … 5 trusted"})
+    accountScore = fields.Integer(validate=validate.Range(min=1, max=5),
+                                  metadata={"description": "1 risky … 5 trusted"})
     recommendation = fields.String(validate=validate.OneOf(RECOMMENDATIONS),
                                    metadata={"description": "the wallet's own recommendation"})
     reasonCodes = fields.List(fields.String(validate=validate.Length(min=1, max=8)), validate=validate.Length(max=20))
