@@ -35,7 +35,7 @@ Feature: EMV 3DS frictionless authentication through the sandbox Directory Serve
       | D1             | Issuer backend | 3ds-notification |
 
   Scenario: A PAN in the demo range without a card is not enrolled
-    When the 3DS Server sends a 2.2.0 browser AReq for the card number "4000000099000004"
+    When the 3DS Server sends a 2.2.0 browser AReq for the card number "4000000097000006"
     Then the DS answers an ARes with transStatus "U", reason "13" and ECI "-"
 
   Scenario Outline: A malformed AReq gets the Erro a certified DS gives

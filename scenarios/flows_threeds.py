@@ -75,7 +75,7 @@ def frictionless_outcomes(sb: Sandbox) -> dict:
         expect((ares.get("transStatus"), ares.get("transStatusReason")) == (status, reason),
                f"{behavior}: got {ares.get('transStatus')}/{ares.get('transStatusReason')}, expected {status}/{reason}")
         seen[behavior] = status
-    _, ares = server.authenticate("4000000099000004")
+    _, ares = server.authenticate("4000000097000006")
     expect((ares.get("transStatus"), ares.get("transStatusReason")) == ("U", "13"),
            f"not enrolled: got {ares.get('transStatus')}/{ares.get('transStatusReason')}, expected U/13")
     seen["not-enrolled"] = "U"

@@ -143,10 +143,12 @@ def create_schema(db: Database) -> None:
         "rreq_status": str,  # NONE | PENDING | DELIVERED | FAILED | REJECTED
         "results_status": str, "version": int, "created_at": float, "updated_at": float, "completed_at": float,
     }, pk="acs_trans_id", if_not_exists=True)
+    # Few indexes on purpose: every frictionless AReq inserts a row, and each index is pages to
+    # write at commit. The unique one also refuses a reused threeDSServerTransID (Erro 301); the
+    # partial one covers only open challenges, for the deadline sweep.
     s["threeds_transactions"].create_index(["threeds_server_trans_id"], unique=True, if_not_exists=True)
-    s["threeds_transactions"].create_index(["ds_trans_id"], unique=True, if_not_exists=True)
-    s["threeds_transactions"].create_index(["state", "challenge_deadline"], if_not_exists=True)
-    s["threeds_transactions"].create_index(["oob_authentication_id"], if_not_exists=True)
+    db.conn.execute("CREATE INDEX IF NOT EXISTS threeds_transactions_open ON threeds_transactions"
+                    "(challenge_deadline) WHERE state IN ('CHALLENGE_PENDING', 'OOB_PENDING', 'OTP_PENDING')")
 
     # -- TSP tokens (simulator/tsp/): tokenization decisions, step-up, lifecycle ---------------
     # The token number is stored only as a keyed hash + last four, like a PAN.

@@ -181,9 +181,9 @@ def test_oob_disabled_by_the_issuer_means_sms(sim):
 
 # -- not enrolled, expired, replaced, deleted --------------------------------------------------
 def test_a_pan_in_range_without_a_card_is_not_enrolled(sim, world):
-    ares = post(sim, build_areq(demo.with_check_digit("400000009900000")))
+    ares = post(sim, build_areq(demo.with_check_digit("400000009700000")))
     assert ares["transStatus"] == "U" and ares["transStatusReason"] == "13"
-    mc = post(sim, build_areq(demo.with_check_digit("510000009900000")))
+    mc = post(sim, build_areq(demo.with_check_digit("510000009700000")))
     assert mc["transStatus"] == "N" and mc["transStatusReason"] == "13" and mc["eci"] == "00"
     # No card, so no operation in any card's history, and nothing to notify.
     assert world.sim.db.scalar("SELECT COUNT(*) FROM threeds_operations") == 0

@@ -60,6 +60,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "returning": "Returning to the merchant…",
         "continue_to_merchant": "Continue to the merchant",
         "noscript": "JavaScript is off: press the button to return to the merchant.",
+        "send_failed": "We could not send the code. Ask for a new one in a moment.",
+        "timed_out": "This payment confirmation has timed out.",
         "error_title": "This payment page cannot be shown",
         "error_text": "The payment session is unknown or has ended. Return to the merchant and try again.",
     },
@@ -100,6 +102,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "returning": "加盟店のページに戻ります…",
         "continue_to_merchant": "加盟店のページへ",
         "noscript": "JavaScriptが無効です。ボタンを押して加盟店のページに戻ってください。",
+        "send_failed": "コードを送信できませんでした。しばらくしてから再送してください。",
+        "timed_out": "お支払いの確認がタイムアウトしました。",
         "error_title": "このお支払いページは表示できません",
         "error_text": "お支払いのセッションが見つからないか、終了しています。"
             "加盟店のページに戻り、もう一度お試しください。",

@@ -291,17 +291,17 @@ class ThreeDS:
         eci = acs.eci(tx.row["scheme"], status) if tx.row["message_category"] == m.PA else None
         values = {"trans_status": status, "trans_status_reason": reason, "eci": eci, "challenge_cancel": cancel,
                   "completed_at": now, "rreq_status": "PENDING", **(extra or {})}
+        from .rreq import enqueue_rreq
+
         tx = self.transactions.update(tx, values, state=state)
+        if note:
+            rt.journal.record(tx.row["threeds_server_trans_id"], ACS, ACS, "challenge result",
+                              {"transStatus": status, "transStatusReason": reason, "challengeCancel": cancel,
+                               "why": note}, kind="note")
+        enqueue_rreq(rt, tx)  # queued first: the outbox delivers in order, the RReq before the notification
         if tx.row.get("operation_id"):
             rt.db.update("threeds_operations", {"operation_id": tx.row["operation_id"]}, {
                 "trans_status": status, "trans_status_reason": reason, "eci": eci,
                 "challenge_method": tx.row["challenge_method"], "status": "COMPLETED", "updated_at": now})
             self._notify(tx, tx.row["challenge_method"])
-        if note:
-            rt.journal.record(tx.row["threeds_server_trans_id"], ACS, ACS, "challenge result",
-                              {"transStatus": status, "transStatusReason": reason, "challengeCancel": cancel,
-                               "why": note}, kind="note")
-        from .rreq import enqueue_rreq
-
-        enqueue_rreq(rt, tx)
         return tx

@@ -90,14 +90,6 @@ class Transactions:
         row = self.db.get("threeds_transactions", threeds_server_trans_id=threeds_server_trans_id)
         return Transaction(row) if row else None
 
-    def by_oob_authentication(self, authentication_id: str) -> Transaction | None:
-        row = self.db.get("threeds_transactions", oob_authentication_id=authentication_id)
-        return Transaction(row) if row else None
-
-    def server_id_taken(self, threeds_server_trans_id: str) -> bool:
-        return self.db.scalar("SELECT 1 FROM threeds_transactions WHERE threeds_server_trans_id = ?",
-                              (threeds_server_trans_id,)) is not None
-
     def insert(self, row: dict) -> None:
         now = self.clock.now()
         full = {"version": 1, "created_at": now, "updated_at": now, "sdk_counter": 0, "acs_counter": 0,
@@ -125,10 +117,11 @@ class Transactions:
 
     def due(self, now: float, limit: int = 100) -> list[Transaction]:
         """Open challenges whose deadline has passed (for the sweep)."""
+        # The literal state list matches the partial index threeds_transactions_open (store.py).
         rows = self.db.all(
-            "SELECT * FROM threeds_transactions WHERE state IN (?, ?, ?) AND "
-            "(challenge_deadline <= ? OR (state = ? AND first_creq_deadline <= ?)) ORDER BY challenge_deadline LIMIT ?",
-            (CHALLENGE_PENDING, OOB_PENDING, OTP_PENDING, now, CHALLENGE_PENDING, now, limit))
+            "SELECT * FROM threeds_transactions WHERE state IN ('CHALLENGE_PENDING', 'OOB_PENDING', 'OTP_PENDING') "
+            "AND (challenge_deadline <= ? OR (state = ? AND first_creq_deadline <= ?)) "
+            "ORDER BY challenge_deadline LIMIT ?", (now, CHALLENGE_PENDING, now, limit))
         return [Transaction(r) for r in rows]
 
 
