@@ -335,10 +335,11 @@ class Bench:
         client = HttpClient(self.sim_url)
         try:
             while time.perf_counter() - began < timeout:
-                status, data = client.request("GET", "/sandbox/outbox")
+                status, data = client.request("GET", f"/sandbox/outbox?kind={NOTIFICATION_KIND}&limit=0")
                 doc = _json(data) if status == 200 else None
-                rows = (doc or {}).get("undelivered") or []
-                if not any(r.get("kind") == NOTIFICATION_KIND and r.get("status") == "pending" for r in rows):
+                if doc is None:
+                    raise RuntimeError(f"GET /sandbox/outbox answered HTTP {status}")
+                if not doc["stats"].get("pending"):
                     return time.perf_counter() - began
                 time.sleep(0.02)
         finally:

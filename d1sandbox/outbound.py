@@ -160,7 +160,7 @@ class OutboundClient:
         for attempt in range(1, attempts_allowed + 1):
             self._journal(correlation, self.source, self.target, label, json, kind="request", method=method,
                           path=path, secrets=secrets)
-            result = self._attempt(method, url, operation, json, params, timeout)
+            result = self._attempt(method, url, operation, json, params, timeout, correlation)
             result.attempts = attempt
             self._journal(correlation, self.target, self.source, label,
                           result.body if result.error is None else {"error": result.error},
@@ -170,7 +170,7 @@ class OutboundClient:
             self.sleep(self.backoff * (2 ** (attempt - 1)))
         return result
 
-    def _attempt(self, method, url, operation, json, params, timeout) -> OutboundResult:
+    def _attempt(self, method, url, operation, json, params, timeout, correlation=None) -> OutboundResult:
         started = time.perf_counter()
         fault = self.fault_hook(operation) if self.fault_hook else None
         if fault is not None:
@@ -186,6 +186,9 @@ class OutboundClient:
                 body = fault.body if fault.body is not None else {"error": "injected", "message": fault.description}
                 return OutboundResult(fault.status, body=body, elapsed_ms=_ms(started))
         headers = {"Accept": "application/json"}
+        if correlation:
+            # Lets the peer tie its own logs to ours (docs/wire-contract.md).
+            headers["X-Correlation-ID"] = str(correlation)
         for retry_auth in (False, True):
             if self.token is not None:
                 try:

@@ -43,6 +43,8 @@ Handler = Callable[[dict, dict], Any]  # (payload, row) -> None
 
 
 class Outbox:
+    BATCH = 50  # due rows read at once by drain()
+
     def __init__(self, db: Database, clock: Clock, *, base_delay: float = 1.0, max_delay: float = 60.0):
         self.db = db
         self.clock = clock
@@ -69,7 +71,9 @@ class Outbox:
             "kind": kind, "correlation": correlation, "payload": json.dumps(payload), "status": "pending",
             "attempts": 0, "max_attempts": max_attempts, "next_attempt_at": now + delay, "created_at": now,
         })
-        self._wake.set()
+        # Wake the worker once the row is visible to it: after the caller's COMMIT (waking it
+        # earlier made it find nothing and sleep a whole poll interval, e.g. 250 ms before an RReq).
+        self.db.after_commit(self._wake.set)
         return row_id
 
     # -- delivery ----------------------------------------------------------------------------
@@ -78,14 +82,18 @@ class Outbox:
         attempted = 0
         with self._drain_lock:
             while attempted < limit:
-                row = self.db.one(
-                    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT 1",
-                    (self.clock.now(),),
+                # Oldest first, a batch at a time: one sorted read per batch instead of one per row
+                # (the sort costs as much as the backlog is long). Rows enqueued meanwhile (a handler's
+                # follow-up) come with the next batch; the drain lock keeps two drains apart.
+                rows = self.db.all(
+                    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+                    (self.clock.now(), min(self.BATCH, limit - attempted)),
                 )
-                if row is None:
+                if not rows:
                     break
-                attempted += 1
-                self._deliver(row)
+                for row in rows:
+                    attempted += 1
+                    self._deliver(row)
         return attempted
 
     def _deliver(self, row: dict) -> None:
@@ -114,12 +122,26 @@ class Outbox:
                 "next_attempt_at": self.clock.now() + delay,
             })
 
-    def pending(self) -> list[dict]:
-        return self.db.all("SELECT id, kind, correlation, status, attempts, next_attempt_at, last_error "
-                           "FROM outbox WHERE status != 'done' ORDER BY id")
+    def pending(self, kind: str | None = None, limit: int | None = None) -> list[dict]:
+        """Rows not delivered yet (pending, or dead after every retry), oldest first; optionally only
+        of one `kind`, at most `limit` of them."""
+        where, params = "status != 'done'", []
+        if kind is not None:
+            where += " AND kind = ?"
+            params.append(kind)
+        sql = f"SELECT id, kind, correlation, status, attempts, next_attempt_at, last_error FROM outbox WHERE {where} " \
+              "ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self.db.all(sql, params)
 
-    def stats(self) -> dict:
-        rows = self.db.all("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+    def stats(self, kind: str | None = None) -> dict:
+        """Row counts by status (of one `kind` when given)."""
+        if kind is None:
+            rows = self.db.all("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        else:
+            rows = self.db.all("SELECT status, COUNT(*) AS n FROM outbox WHERE kind = ? GROUP BY status", (kind,))
         return {row["status"]: row["n"] for row in rows}
 
     # -- background worker -------------------------------------------------------------------
@@ -130,12 +152,14 @@ class Outbox:
 
         def loop():
             while not self._stop.is_set():
+                # Clear before draining: a wake-up that arrives while we drain is kept for the next
+                # round instead of being lost (the poll interval only serves rows that fall due later).
+                self._wake.clear()
                 try:
                     self.drain()
                 except Exception:
                     log.exception("outbox worker iteration failed")
                 self._wake.wait(poll_interval)
-                self._wake.clear()
 
         self._thread = threading.Thread(target=loop, name="outbox", daemon=True)
         self._thread.start()

@@ -29,7 +29,8 @@ def peer():
             return {"error": "invalid_token"}, 401
         if app.state["calls"] <= app.state["fail_first"]:
             return {"error": "busy"}, 503
-        return {"ok": True, "echo": flask.request.get_json(), "auth": flask.request.headers.get("Authorization")}
+        return {"ok": True, "echo": flask.request.get_json(), "auth": flask.request.headers.get("Authorization"),
+                "correlation": flask.request.headers.get("X-Correlation-ID")}
 
     return app
 
@@ -103,3 +104,9 @@ def test_journal_hook_receives_secrets_to_mask(peer):
     client.call("POST", "/thing", operation="otp", json={"otp": "123456"}, secrets=("123456",))
     (args, kwargs) = journal[0]
     assert kwargs["secrets"] == ("123456",)
+
+
+def test_correlation_id_travels_as_a_header(peer):
+    client, _, _ = client_for(peer, retries=0)
+    assert client.call("POST", "/thing", operation="x", json={}, correlation="tx-42").body["correlation"] == "tx-42"
+    assert client.call("POST", "/thing", operation="x", json={}).body["correlation"] is None

@@ -45,3 +45,16 @@ def sim(world):
 @pytest.fixture
 def issuer(world):
     return world.issuer_app.test_client()
+
+
+def issuer_token(sim) -> str:
+    """A D1 API token of the demo issuer (client credentials, HTTP Basic)."""
+    import base64
+
+    from d1sandbox import demo
+
+    auth = base64.b64encode(f"{demo.DEMO_D1_CLIENT_ID}:{demo.DEMO_D1_CLIENT_SECRET}".encode()).decode()
+    resp = sim.post("/oauth2/token", data={"grant_type": "client_credentials"},
+                    headers={"Authorization": f"Basic {auth}"})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["access_token"]

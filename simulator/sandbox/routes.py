@@ -212,11 +212,14 @@ def diagram(query, transaction_id):
 
 
 @blp.get("/outbox")
+@blp.arguments(s.OutboxQuerySchema, location="query")
 @blp.response(200)
-def outbox():
-    """Deliveries D1 still owes (pending, or dead after every retry)."""
+def outbox(query):
+    """Deliveries D1 still owes (pending, or dead after every retry); `?kind=` narrows both the stats
+    and the list, `?limit=` caps the list (`limit=0`: the stats alone, e.g. to poll a backlog)."""
     rt = current()
-    return {"stats": rt.outbox.stats(), "undelivered": rt.outbox.pending()}
+    kind = query.get("kind")
+    return {"stats": rt.outbox.stats(kind), "undelivered": rt.outbox.pending(kind, query.get("limit"))}
 
 
 @blp.post("/outbox/drain")

@@ -307,6 +307,13 @@ class JournalQuerySchema(Schema):
                        "calls to D1), each entry marked with `service`"})
 
 
+class OutboxQuerySchema(Schema):
+    kind = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "only this kind of delivery, e.g. `issuer.3ds-notification` or `threeds.rreq`"})
+    limit = fields.Integer(validate=validate.Range(min=0, max=10000), metadata={
+        "description": "list at most this many undelivered rows (the stats still count them all)"})
+
+
 class DiagramQuerySchema(Schema):
     issuer = fields.Boolean(load_default=True, metadata={
         "description": "merge in the wired issuer backend's journal (default true; false = D1's side only)"})
