@@ -88,12 +88,14 @@ class _Form:
 
 
 class _PageParser(HTMLParser):
+    VOID = {"input", "br", "meta", "img", "hr", "link", "source", "wbr"}
+
     def __init__(self):
         super().__init__()
         self.forms: dict[str, _Form] = {}
         self._form: _Form | None = None
         self.ids: dict[str, str] = {}
-        self._capture: str | None = None
+        self._open: list[tuple[str, str | None]] = []  # (tag, id) of the elements the parser is inside
         self.lang = None
         self.data_attrs: dict[str, dict] = {}
 
@@ -102,9 +104,10 @@ class _PageParser(HTMLParser):
         if tag == "html":
             self.lang = a.get("lang")
         if a.get("id"):
-            self._capture = a["id"]
             self.ids.setdefault(a["id"], "")
             self.data_attrs[a["id"]] = {k: v for k, v in a.items() if k.startswith("data-")}
+        if tag not in self.VOID:
+            self._open.append((tag, a.get("id")))
         if tag == "form":
             self._form = _Form(a.get("action", ""), a.get("method", "get").lower())
             self.forms[a.get("id") or f"form{len(self.forms)}"] = self._form
@@ -116,11 +119,15 @@ class _PageParser(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "form":
             self._form = None
-        self._capture = None
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i][0] == tag:
+                del self._open[i:]
+                break
 
     def handle_data(self, data):
-        if self._capture:
-            self.ids[self._capture] += data
+        for _, element_id in self._open:
+            if element_id:
+                self.ids[element_id] += data
 
 
 @dataclass
