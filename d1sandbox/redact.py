@@ -36,6 +36,10 @@ SECRET_KEYS = {
 # Keys that hold a PAN: masked to the last four digits.
 PAN_KEYS = {"pan", "acctnumber", "cardnumber", "accountnumber", "primaryaccountnumber", "newpan", "fpan"}
 
+# Contact details are PII: kept recognisable for a human reading a trace, not reusable.
+PHONE_KEYS = {"phone", "phonenumber", "phone_number", "msisdn", "mobile"}
+EMAIL_KEYS = {"email", "emailaddress", "email_address"}
+
 _DIGIT_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
 
 
@@ -60,31 +64,72 @@ def mask_pan(pan: Any) -> str:
     return "*" * 4 + digits[-4:]
 
 
+def mask_phone(phone: Any) -> str:
+    text = str(phone)
+    digits = [i for i, ch in enumerate(text) if ch.isdigit()]
+    if len(digits) < 6:
+        return MASK
+    hidden = set(digits[3:-2])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
+
+
+def mask_email(email: Any) -> str:
+    text = str(email)
+    local, at, domain = text.partition("@")
+    if not at:
+        return MASK
+    return (local[:1] + "***" if local else MASK) + "@" + domain
+
+
 def redact_text(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     """Mask known secret values and anything that looks like a PAN inside free text."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, MASK)
-    return _DIGIT_RUN.sub(lambda m: mask_pan(m.group(0)) if luhn_ok(m.group(0)) else m.group(0), text)
+    if len(text) < 13:  # no room for a PAN (13-19 digits): skip the regex (most values are short)
+        return text
+    return _DIGIT_RUN.sub(_mask_match, text)
+
+
+def _mask_match(match: re.Match) -> str:
+    return mask_pan(match.group(0)) if luhn_ok(match.group(0)) else match.group(0)
+
+
+_PLAIN, _PAN, _SECRET = 0, 1, 2
+_KEY_KINDS: dict[Any, int] = {}  # key → _PLAIN/_PAN/_SECRET; message keys come from a small vocabulary
+
+
+def _key_kind(key: Any) -> int:
+    kind = _KEY_KINDS.get(key)
+    if kind is None:
+        lowered = str(key).lower().replace("-", "_")
+        kind = _PAN if lowered in PAN_KEYS else _SECRET if lowered in SECRET_KEYS else _PLAIN
+        if len(_KEY_KINDS) < 20_000:  # arbitrary keys from outside must not grow it without bound
+            _KEY_KINDS[key] = kind
+    return kind
 
 
 def redact(value: Any, secrets: tuple[str, ...] | list[str] = ()) -> Any:
     """A deep copy of `value` with secrets masked. Never mutates its input."""
+    # Hot path (every journaled message): the common leaf types are tested first and key
+    # classification is cached; the result is the same as the plain recursive definition.
+    if isinstance(value, str):
+        return redact_text(value, secrets)
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            lowered = str(key).lower().replace("-", "_")
-            if lowered in PAN_KEYS and item not in (None, ""):
-                out[key] = mask_pan(item)
-            elif lowered in SECRET_KEYS and item not in (None, ""):
-                out[key] = MASK
-            else:
+            kind = _key_kind(key)
+            if kind and item not in (None, ""):
+                out[key] = mask_pan(item) if kind == _PAN else MASK
+            elif isinstance(item, str):
+                out[key] = redact_text(item, secrets)
+            elif isinstance(item, (dict, list, tuple)):
                 out[key] = redact(item, secrets)
+            else:
+                out[key] = item
         return out
     if isinstance(value, (list, tuple)):
         return [redact(item, secrets) for item in value]
-    if isinstance(value, str):
-        return redact_text(value, secrets)
     return value
 
 

@@ -41,3 +41,8 @@ def test_any_luhn_valid_pan_in_text_is_masked(prefix):
     assert luhn_ok(pan)
     assert pan not in redact_text(f"pan={pan};")
     assert pan not in str(redact({"free": [pan]}))
+
+
+def test_contact_details_are_masked_but_recognisable():
+    out = redact({"phoneNumber": "+16175550103", "email": "carol@mail.example", "name": "Carol"})
+    assert out == {"phoneNumber": "+161******03", "email": "c***@mail.example", "name": "Carol"}
