@@ -95,18 +95,24 @@ def _mask_match(match: re.Match) -> str:
     return mask_pan(match.group(0)) if luhn_ok(match.group(0)) else match.group(0)
 
 
-_PLAIN, _PAN, _SECRET = 0, 1, 2
-_KEY_KINDS: dict[Any, int] = {}  # key → _PLAIN/_PAN/_SECRET; message keys come from a small vocabulary
+_PLAIN, _PAN, _SECRET, _PHONE, _EMAIL = 0, 1, 2, 3, 4
+_KEY_KINDS: dict[Any, int] = {}  # key → kind; message keys come from a small vocabulary
 
 
 def _key_kind(key: Any) -> int:
     kind = _KEY_KINDS.get(key)
     if kind is None:
         lowered = str(key).lower().replace("-", "_")
-        kind = _PAN if lowered in PAN_KEYS else _SECRET if lowered in SECRET_KEYS else _PLAIN
+        kind = (_PAN if lowered in PAN_KEYS else _SECRET if lowered in SECRET_KEYS
+                else _PHONE if lowered in PHONE_KEYS else _EMAIL if lowered in EMAIL_KEYS else _PLAIN)
         if len(_KEY_KINDS) < 20_000:  # arbitrary keys from outside must not grow it without bound
             _KEY_KINDS[key] = kind
     return kind
+
+
+_MASKERS = {_PAN: mask_pan, _SECRET: lambda item: MASK,
+            _PHONE: lambda item: mask_phone(item) if isinstance(item, str) else MASK,
+            _EMAIL: lambda item: mask_email(item) if isinstance(item, str) else MASK}
 
 
 def redact(value: Any, secrets: tuple[str, ...] | list[str] = ()) -> Any:
@@ -120,7 +126,7 @@ def redact(value: Any, secrets: tuple[str, ...] | list[str] = ()) -> Any:
         for key, item in value.items():
             kind = _key_kind(key)
             if kind and item not in (None, ""):
-                out[key] = mask_pan(item) if kind == _PAN else MASK
+                out[key] = _MASKERS[kind](item)
             elif isinstance(item, str):
                 out[key] = redact_text(item, secrets)
             elif isinstance(item, (dict, list, tuple)):
