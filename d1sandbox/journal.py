@@ -8,6 +8,7 @@ here, on the way in: nothing unredacted is ever stored."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .clock import Clock
@@ -34,6 +35,14 @@ CREATE TABLE IF NOT EXISTS journal_alias (
     correlation TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class Extended:
+    """A journal body that is another body plus some keys (see `Journal.record_many`)."""
+
+    base: dict
+    extra: dict
 
 
 class Journal:
@@ -99,16 +108,29 @@ class Journal:
         """Store several messages of one transaction at once (one statement, one redaction per
         distinct body object): for hot paths such as the DS's AReq → ARes, where the same message
         is journaled on two legs. Each entry holds `record()`'s arguments: source, target, label,
-        body, kind, method, path, status."""
+        body, kind, method, path, status. A body may be `Extended(base, extra)`: another entry's
+        body plus a few keys (redaction works key by key, so the base is redacted only once)."""
         correlation = correlation or "-"
         now = self.clock.now()
+        safe: dict[int, Any] = {}
         serialised: dict[int, str | None] = {}
+
+        def redacted(body: Any) -> Any:
+            key = id(body)
+            if key not in safe:
+                if isinstance(body, Extended):
+                    safe[key] = {**redacted(body.base), **redact(body.extra)}
+                else:
+                    safe[key] = redact(body)
+            return safe[key]
+
         rows = []
         for entry in entries:
             body = entry.get("body")
             key = id(body)
             if key not in serialised:
-                serialised[key] = None if body is None else json.dumps(redact(body), ensure_ascii=False, default=str)
+                serialised[key] = None if body is None else json.dumps(redacted(body), ensure_ascii=False,
+                                                                       default=str)
             path = entry.get("path")
             rows.append((now, correlation, entry["source"], entry["target"], entry["label"],
                          entry.get("kind", "message"), entry.get("method"), redact(path) if path else path,

@@ -129,8 +129,8 @@ class Outbox:
         if kind is not None:
             where += " AND kind = ?"
             params.append(kind)
-        sql = f"SELECT id, kind, correlation, status, attempts, next_attempt_at, last_error FROM outbox WHERE {where} " \
-              "ORDER BY id"
+        sql = ("SELECT id, kind, correlation, status, attempts, next_attempt_at, last_error FROM outbox "
+               f"WHERE {where} ORDER BY id")
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)

@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from waitress.server import create_server
 
     app = build(args.service, args.data_dir, args.sim_url, args.issuer_url, args.port)
+    runtime = next(iter(v for k, v in app.extensions.items() if k.startswith("d1sandbox.")), None)
+    if runtime is not None:
+        runtime.db.start_checkpointer()  # WAL checkpoints (and their fsync) off the request threads
     server = create_server(app, host=args.host, port=args.port, threads=args.threads, ident="d1sandbox",
                            channel_timeout=30, clear_untrusted_proxy_headers=True)
 

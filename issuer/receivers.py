@@ -177,11 +177,12 @@ def threeds_notification(body, issuer_id, card_id):
 def _store_3ds(card: dict | None, card_id: str, body: dict) -> None:
     # One notification per operation and outcome: a redelivery of the same one is not stored twice.
     rt = current()
-    key = f"{body['operationId']}:{body['transStatus']}"
     with rt.db.transaction():
+        # The operationId test is written exactly as the expression index notifications_3ds_operation
+        # (issuer/store.py) is, so this is an index look-up, not a scan of every notification of the card.
         seen = rt.db.scalar("SELECT 1 FROM notifications WHERE kind = '3ds' AND card_id = ? AND "
-                            "json_extract(body, '$.operationId') || ':' || json_extract(body, '$.transStatus') = ?",
-                            (card_id, key))
+                            "json_extract(body, '$.operationId') = ? AND json_extract(body, '$.transStatus') = ?",
+                            (card_id, body["operationId"], body["transStatus"]))
         if not seen:
             rt.db.insert("notifications", {"kind": "3ds", "consumer_id": card["consumer_id"] if card else None,
                                            "card_id": card_id, "body": body, "received_at": rt.clock.now()})

@@ -237,8 +237,8 @@ class IssuerAppUser:
         self.consumer_id = consumer_id
 
     def pending(self) -> list[dict]:
-        return self.sb.issuer(APP_USER, "GET", f"/app/consumers/{quote(self.consumer_id)}/authentications?status=PENDING",
-                              expect=200).json()
+        path = f"/app/consumers/{quote(self.consumer_id)}/authentications?status=PENDING"
+        return self.sb.issuer(APP_USER, "GET", path, expect=200).json()
 
     def decide(self, transaction_id: str, decision: str = "approve", *, wait: float = 2.0) -> dict:
         deadline = time.monotonic() + wait

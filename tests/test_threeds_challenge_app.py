@@ -8,13 +8,12 @@ import json
 import re
 
 import pytest
+import threeds_support
 
 from d1sandbox import demo
 from scenarios.cardholder import AppSdkDriver, IssuerAppUser
 from scenarios.threeds_server import build_areq
 from simulator.threeds import messages as m
-
-import threeds_support
 
 # One world per module, reset before each test (tests/threeds_support.py).
 shared_world, world, sim, issuer = (threeds_support.shared_world, threeds_support.world, threeds_support.sim,
@@ -36,7 +35,8 @@ def start(world, behavior, version="2.2.0", **kw):
 
 
 def sms_code(world, phone) -> tuple[str, dict]:
-    messages = world.sim_app.test_client().get("/sandbox/messages", query_string={"to": phone, "channel": "sms"}).get_json()
+    query = {"to": phone, "channel": "sms"}
+    messages = world.sim_app.test_client().get("/sandbox/messages", query_string=query).get_json()
     body = messages[0]["body"]
     return re.findall(r"(?<!\d)\d{6}(?!\d)", body)[0], messages[0]
 

@@ -10,12 +10,11 @@ import json
 import re
 
 import pytest
+import threeds_support
 
 from d1sandbox import demo
 from scenarios.cardholder import BrowserDriver, IssuerAppUser
 from scenarios.threeds_server import build_areq
-
-import threeds_support
 
 # One world per module, reset before each test (tests/threeds_support.py).
 shared_world, world, sim, issuer = (threeds_support.shared_world, threeds_support.world, threeds_support.sim,
@@ -140,8 +139,11 @@ def test_oob_unavailable_falls_back_to_an_otp_page_that_says_why(world):
 
 
 # -- refusals ------------------------------------------------------------------------------------
-def post_creq(world, creq_value: str, session_data="s"):
-    return world.sim_app.test_client().post("/acs/browser/creq",
+BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def post_creq(world, creq_value: str, session_data="s", headers=BROWSER_ACCEPT):
+    return world.sim_app.test_client().post("/acs/browser/creq", headers=headers,
                                             data={"creq": creq_value, "threeDSSessionData": session_data})
 
 
@@ -186,6 +188,16 @@ def test_bad_creqs_get_an_error_page_with_the_erro(world, mutate, code, detail):
     assert (erro["errorCode"], erro["errorDetail"], erro["errorComponent"]) == (code, detail, "A")
     assert row(world, ares["acsTransID"]) == before
     assert world.sim.db.scalar("SELECT COUNT(*) FROM otp_challenges") == 0  # no code was sent either
+
+
+def test_clients_that_do_not_ask_for_html_get_the_error_as_json(world):
+    _, ares = challenge(world, "challenge-sms-d1")
+    resp = post_creq(world, "%%%", headers={"Accept": "application/json"})
+    assert resp.status_code == 400 and resp.is_json
+    body = resp.get_json()
+    assert (body["error"], body["erro"]["errorCode"], body["erro"]["errorDetail"]) == ("invalid_creq", "101", "creq")
+    denied = world.sim_app.test_client().post(f"/acs/browser/{ares['acsTransID']}", data={"action": "cancel"})
+    assert denied.status_code == 403 and denied.get_json()["error"] == "forbidden"
 
 
 def test_page_posts_need_the_pages_secret(world):

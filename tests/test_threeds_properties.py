@@ -115,3 +115,21 @@ def test_the_compiled_checks_agree_with_the_marshmallow_schemas(kind, data):
     fast = set(m.format_errors(message, version, chosen))
     reference = set(m.schema_errors(message, version, chosen, partial=True)) - {"_schema"}
     assert fast == reference, (chosen, m.format_errors(message, version, chosen))
+
+
+@SETTINGS
+@given(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_the_app_acs_url_answers_any_body_with_cres_or_erro(client, data):
+    resp = client[0].post("/acs/app/creq", data=data, content_type="application/json")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["messageType"] == "Erro" and body["errorComponent"] == "A" and body["errorCode"] in m.ERROR_CODES
+
+
+@SETTINGS
+@given(st.text(max_size=200), st.none() | st.text(max_size=60))
+def test_the_browser_acs_url_answers_any_creq_with_a_page(client, creq, session_data):
+    form = {"creq": creq} if session_data is None else {"creq": creq, "threeDSSessionData": session_data}
+    resp = client[0].post("/acs/browser/creq", data=form, headers={"Accept": "text/html"})
+    assert resp.status_code == 400 and resp.mimetype == "text/html"
+    assert "Traceback" not in resp.get_data(as_text=True)

@@ -32,7 +32,15 @@ def _send(context, card, version, channel, **changes):
 
 @when('the 3DS Server sends a {version} {channel} AReq for the "{behavior}" {scheme} test card')
 def step_send_areq(context, version, channel, behavior, scheme):
-    _send(context, _driver(context).test_card(behavior, scheme), version, channel)
+    context.card = _driver(context).test_card(behavior, scheme)
+    _send(context, context.card, version, channel)
+
+
+@when('the 3DS Server sends a {version} browser AReq for the "{behavior}" {scheme} test card from a "{language}" '
+      'browser')
+def step_send_areq_language(context, version, behavior, scheme, language):
+    context.card = _driver(context).test_card(behavior, scheme)
+    _send(context, context.card, version, "browser", language=language)
 
 
 @when('the 3DS Server sends a {version} {channel} AReq for the card number "{pan}"')
@@ -91,3 +99,129 @@ def step_journal(context):
         assert item in steps, f"{item} not in {steps}"
         positions.append(steps.index(item))
     assert positions == sorted(positions), steps
+
+
+# -- challenges ------------------------------------------------------------------------------------
+@then('the DS answers a challenge ARes announcing authentication type "{auth_type}"')
+def step_challenge_ares(context, auth_type):
+    answer = context.answer
+    assert (answer.get("messageType"), answer.get("transStatus")) == ("ARes", "C"), answer
+    assert answer.get("authenticationType") == auth_type, answer
+    assert answer.get("acsChallengeMandated") in ("Y", "N")
+
+
+@when("the 3DS SDK starts the challenge")
+def step_sdk_start(context):
+    from scenarios.cardholder import AppSdkDriver
+
+    context.sdk = AppSdkDriver(context.sandbox, context.areq, context.answer)
+    context.before_sms = _newest_sms(context)
+    context.cres = context.sdk.start()
+
+
+@when('the cardholder\'s browser opens the challenge in window "{window}" with threeDSSessionData "{data}"')
+def step_browser_open(context, window, data):
+    from scenarios.cardholder import BrowserDriver
+
+    context.browser = BrowserDriver(context.sandbox)
+    context.before_sms = _newest_sms(context)
+    context.page = context.browser.open(context.answer, window=window, session_data=data)
+
+
+@then('the challenge shows the {screen} screen')
+def step_screen(context, screen):
+    if getattr(context, "browser", None) is not None:
+        assert context.page.kind == {"OOB": "oob", "one-time code": "otp"}[screen], context.page.kind
+    else:
+        assert context.cres.get("acsUiType") == {"OOB": "04", "one-time code": "01"}[screen], context.cres
+
+
+@then('the challenge tells the cardholder "{words}"')
+def step_tells(context, words):
+    if getattr(context, "browser", None) is not None:
+        shown = " ".join([context.page.text("notice"), context.page.text("info")])
+    else:
+        shown = " ".join(str(context.cres.get(k) or "") for k in ("challengeAddInfo", "challengeInfoText"))
+    assert words in shown, shown
+
+
+@then('the challenge page is in "{lang}" and sized {width:d}x{height:d}')
+def step_page_lang_size(context, lang, width, height):
+    assert context.page.lang == lang, context.page.lang
+    assert f"width: {width}px; height: {height}px;" in context.page.html
+
+
+@when("the cardholder {decision} the payment in the banking app")
+def step_bank_app(context, decision):
+    from scenarios.cardholder import IssuerAppUser
+
+    verb = {"approves": "approve", "declines": "decline"}[decision]
+    IssuerAppUser(context.sandbox, context.card["consumerId"]).decide(context.answer["acsTransID"], verb)
+
+
+@when("the 3DS SDK sends oobContinue")
+def step_oob_continue(context):
+    context.cres = context.sdk.oob_continue()
+
+
+@when('the cardholder presses "{button}" on the challenge page')
+def step_press(context, button):
+    context.page = context.browser.press(button)
+
+
+@when("the challenge page polls the ACS")
+def step_poll(context):
+    context.poll = context.browser.status()
+
+
+@then("the poll says the challenge is over")
+def step_poll_over(context):
+    assert context.poll.get("final") is True, context.poll
+
+
+@when("the cardholder types {which} one-time code from the SMS on the card's phone")
+def step_type_code(context, which):
+    from scenarios.cardholder import read_sms_code
+
+    code, context.sms = read_sms_code(context.sandbox, context.card["phone"], after_id=context.before_sms)
+    if which == "a wrong":
+        code = "000000" if code != "000000" else "111111"
+    if getattr(context, "browser", None) is not None:
+        context.page = context.browser.submit_code(code)
+    else:
+        context.cres = context.sdk.submit(code)
+
+
+@then('the SMS on the card\'s phone was sent by "{sender}"')
+def step_sms_sender(context, sender):
+    assert context.sms.get("sent_by") == sender, context.sms
+
+
+@then('the challenge ends with a final CRes "{status}"')
+def step_final(context, status):
+    if getattr(context, "browser", None) is not None:
+        assert context.page.kind == "final", context.page.kind
+        context.final_cres = context.browser.follow_final()
+    else:
+        context.final_cres = context.cres
+        assert context.cres.get("challengeCompletionInd") == "Y", context.cres
+    assert context.final_cres.get("transStatus") == status, context.final_cres
+
+
+@then('the merchant\'s notification URL received threeDSSessionData "{data}" unchanged')
+def step_session_data(context, data):
+    assert context.browser.posted.get("threeDSSessionData") == data, context.browser.posted
+
+
+@then('the 3DS Server received an RReq with transStatus "{status}" and authenticationType "{auth_type}"')
+def step_rreq(context, status, auth_type):
+    deliver_outbox(context.sandbox)
+    rreqs = _driver(context).rreqs(context.areq["threeDSServerTransID"])
+    assert len(rreqs) == 1, rreqs
+    assert (rreqs[0].get("transStatus"), rreqs[0].get("authenticationType")) == (status, auth_type), rreqs[0]
+
+
+def _newest_sms(context):
+    from scenarios.cardholder import newest_sms_id
+
+    return newest_sms_id(context.sandbox, context.card["phone"])

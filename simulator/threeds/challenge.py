@@ -95,7 +95,10 @@ class Challenges:
     # -- start -------------------------------------------------------------------------------------
     def _start(self, tx: Transaction, extra: dict) -> Step:
         if tx.row["challenge_method"] == acs.OOB:
-            result = self._issuer_call(tx, "POST", "", OPERATION_AUTHENTICATE, self._authenticate_body(tx))
+            # No retry: per the wire contract a 5xx or a timeout means "the app cannot be reached" and
+            # the SMS fallback is the retry — the cardholder should not wait twice.
+            result = self._issuer_call(tx, "POST", "", OPERATION_AUTHENTICATE, self._authenticate_body(tx),
+                                       retries=0)
             body = result.body if isinstance(result.body, dict) else {}
             if result.ok and body.get("authenticationId"):
                 tx = self._commit(tx, {**extra, "oob_authentication_id": body["authenticationId"],
@@ -268,12 +271,14 @@ class Challenges:
     def _note(self, tx: Transaction, label: str, body: dict) -> None:
         self.rt.journal.record(tx.row["threeds_server_trans_id"], ACS, ACS, label, body, kind="note")
 
-    def _issuer_call(self, tx: Transaction, method: str, suffix: str, operation: str, body: dict | None):
+    def _issuer_call(self, tx: Transaction, method: str, suffix: str, operation: str, body: dict | None,
+                     retries: int | None = None):
         row = tx.row
         path = (f"/banking/d1/v1/issuers/{quote(row['issuer_id'], safe='')}/consumers/"
                 f"{quote(row['consumer_id'] or '', safe='')}/authentication{suffix}")
         return self.rt.issuer_link.client(row["issuer_id"]).call(
-            method, path, operation=operation, json=body, correlation=row["threeds_server_trans_id"])
+            method, path, operation=operation, json=body, correlation=row["threeds_server_trans_id"],
+            retries=retries)
 
     def _authenticate_body(self, tx: Transaction) -> dict:
         row, purchase = tx.row, tx.purchase_info
@@ -342,9 +347,14 @@ def cres_ui(rt, step: Step) -> dict:
     purchase = step.tx.purchase_info
     config = rt.issuers.config(row["issuer_id"])
     ttl = float((config.get("otp_policy") or {}).get("ttl_seconds") or 300)
+    target = step.values.get("target")
+    if step.ui == "OTP" and not target and row.get("otp_challenge_id") and row.get("otp_delivery") != "ISSUER":
+        from ..otp import engine_for
+
+        target = (engine_for(rt).get(row["otp_challenge_id"]) or {}).get("target")  # masked
     values = {"amount": i18n.amount(purchase, locale), "merchant": purchase.get("merchantName") or "",
-              "issuer": config.get("name") or row["issuer_id"], "target": step.values.get("target") or "",
-              "last4": row.get("pan_last4") or "", "minutes": max(int(ttl // 60), 1), **step.values}
+              "issuer": config.get("name") or row["issuer_id"], **step.values, "target": target or "",
+              "last4": row.get("pan_last4") or "", "minutes": max(int(ttl // 60), 1)}
     t = lambda key: i18n.text(locale, key, **values)  # noqa: E731
     if step.ui == "OOB":
         text = t("oob_info")

@@ -183,7 +183,11 @@ def open_browser(rt, creq: str | None, session_data: str | None) -> Page:
              "browser_token_hash": rt.keyed_hash(token, "acs-browser-session")}
     _journal_in(rt, tx, "CReq", {**checked.msg, "threeDSSessionData": _opaque(session_data)}, None,
                 "/acs/browser/creq")
-    step = challenges(rt).act(tx, SHOW, extra={**extra, "interaction_counter": 0})
+    try:
+        step = challenges(rt).act(tx, SHOW, extra=extra)
+    except StaleTransaction:  # the same creq posted twice at once: the other one opened the challenge
+        return _error_page(rt, tx, Erro("301", "acsTransID", m.ACS, "CReq", tx.row["message_version"],
+                                        checked.ids, "this challenge was already opened"))
     return _page_for(rt, step, token)
 
 
@@ -211,7 +215,7 @@ def browser_status(rt, acs_trans_id: str, token: str | None) -> tuple[dict, int]
     """For the OOB page's polling: has the challenge reached its end (approved, declined, expired)?"""
     tx, _, refusal = _browser_session(rt, acs_trans_id, token)
     if refusal is not None:
-        return {"error": "forbidden"}, 403
+        return {"error": "forbidden", "message": "not this browser's challenge"}, 403
     step = challenges(rt).act(tx, POLL) if tx.is_open else Step(tx)
     return {"final": step.final, "state": step.tx.row["state"]}, 200
 
@@ -259,7 +263,8 @@ def final_page(rt, step: Step) -> Page:
     locale = tx.row.get("locale") or i18n.DEFAULT
     rt.journal.record(tx.row["threeds_server_trans_id"], ACS, CARDHOLDER, "CRes", cres, kind="response", status=200)
     rt.journal.record(tx.row["threeds_server_trans_id"], CARDHOLDER, "3DS Server", "CRes (to notificationURL)",
-                      {"cres": "(base64url of the CRes above)", "threeDSSessionData": _opaque(tx.row.get("session_data")),
+                      {"cres": "(base64url of the CRes above)",
+                       "threeDSSessionData": _opaque(tx.row.get("session_data")),
                        "notificationURL": tx.row.get("notification_url")}, kind="message")
     width, height = WINDOW_SIZES.get(tx.row.get("window_size") or "05", (None, None))
     return Page("threeds/final.html", {

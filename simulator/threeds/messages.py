@@ -311,7 +311,7 @@ class Element:
         if kind == "bool":
             return lambda value: None if isinstance(value, bool) else "must be a JSON boolean (true or false)"
         if kind == "any":
-            return lambda value: None
+            return lambda value: "Field may not be null." if value is None else None
         if kind == "obj" and not self.nested:
             return lambda value: None if isinstance(value, dict) else "Not a valid mapping type."
         if kind == "strlist":

@@ -29,7 +29,7 @@ def init(rt) -> None:
 
 
 def _versions(message: str) -> dict:
-    return {"oneOf": [m.schema_class(message, v) for v in m.VERSIONS]}
+    return {"anyOf": [m.schema_class(message, v) for v in m.VERSIONS]}
 
 
 def protocol_json(body: dict) -> Response:
@@ -56,7 +56,7 @@ def read_body() -> tuple[bytes, bool]:
     requestBody={"required": True, "content": {"application/json": {"schema": _versions("AReq")}}},
     responses={"200": {"description": "ARes, or Erro when the AReq was not acceptable",
                        "content": {"application/json": {"schema": {
-                           "oneOf": [m.schema_class("ARes", v) for v in m.VERSIONS]
+                           "anyOf": [m.schema_class("ARes", v) for v in m.VERSIONS]
                            + [m.schema_class("Erro", m.V231)]}}}}},
 )
 def areq():
@@ -80,6 +80,14 @@ def ds_root():
 def _page(page) -> Response:
     from flask import render_template
 
+    if page.status >= 400 and request.accept_mimetypes.best_match(["application/json", "text/html"]) != "text/html":
+        # Not a browser (no text/html in Accept): the error as JSON, like every other sandbox error.
+        body = {"error": "forbidden" if page.status == 403 else "invalid_creq", "message": page.context["text"]}
+        if page.context.get("erro"):
+            body["erro"] = page.context["erro"]
+        resp = protocol_json(body)
+        resp.status_code = page.status
+        return resp
     html = render_template(page.template, **page.context)
     resp = Response(html, status=page.status, mimetype="text/html")
     # The challenge runs inside the merchant's iframe; nothing here may be cached.
@@ -99,7 +107,7 @@ def _page(page) -> Response:
     requestBody={"required": True, "content": {"application/json": {"schema": _versions("CReq")}}},
     responses={"200": {"description": "CRes (acsUiType 01 OTP, 04 OOB, or final), or Erro",
                        "content": {"application/json": {"schema": {
-                           "oneOf": [m.schema_class("CRes", v) for v in m.VERSIONS]
+                           "anyOf": [m.schema_class("CRes", v) for v in m.VERSIONS]
                            + [m.schema_class("Erro", m.V231)]}}}}},
 )
 def app_creq():

@@ -18,6 +18,7 @@ import sqlite3
 import uuid
 from typing import Any
 
+from d1sandbox.journal import Extended
 from d1sandbox.redact import MASK
 
 from . import acs, i18n
@@ -167,8 +168,11 @@ class ThreeDS:
                               cardholder_info=cardholder_info)
 
         # -- one write transaction: journal, transaction, operation, notification -----------------
-        forwarded = {**journal_copy(msg), "dsTransID": ds_trans_id, "dsReferenceNumber": DS_REFERENCE,
-                     "dsURL": self.ds_url}
+        incoming = journal_copy(msg)
+        # The AReq the DS forwards is the one it received plus its own elements: journaled as such,
+        # so the journal redacts the message once for both legs.
+        forwarded = Extended(incoming, {"dsTransID": ds_trans_id, "dsReferenceNumber": DS_REFERENCE,
+                                        "dsURL": self.ds_url})
         operation_id = "op-" + uuid.uuid4().hex if card else None
         purchase = {"amount": msg.get("purchaseAmount"), "currency": msg.get("purchaseCurrency"),
                     "exponent": msg.get("purchaseExponent"), "merchantName": msg.get("merchantName")}
@@ -193,7 +197,7 @@ class ThreeDS:
             row.update({"state": FRICTIONLESS, "completed_at": now})
         aliases = [ds_trans_id, acs_trans_id] + ([msg["sdkTransID"]] if channel == m.APP else [])
         entries = [
-            {"source": THREEDS_SERVER, "target": DS, "label": "AReq", "body": journal_copy(msg), "kind": "request",
+            {"source": THREEDS_SERVER, "target": DS, "label": "AReq", "body": incoming, "kind": "request",
              "method": "POST", "path": "/ds/areq"},
             {"source": DS, "target": ACS, "label": "AReq", "body": forwarded, "kind": "request"},
         ]

@@ -30,6 +30,7 @@ def on_timer(rt, payload: dict) -> None:
     from .service import service
 
     svc = service(rt)
+    sweep(rt, limit=20)  # while awake: anything else overdue (a timer lost to a crash) ends too
     tx = svc.transactions.get(payload.get("acsTransID", ""))
     if tx is None or not tx.is_open:
         return
