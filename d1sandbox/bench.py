@@ -20,6 +20,7 @@ them over time; `evaluate()` decides which targets were missed."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -336,8 +337,19 @@ class Bench:
         self._areq_text = json.dumps(template, separators=(",", ":"))
 
     def close(self) -> None:
-        if self._double_server is not None:
-            self._double_server.close()
+        server, self._double_server = self._double_server, None
+        if server is None:
+            return
+        # Close from inside waitress' own loop thread (closing the sockets from here would pull them
+        # out from under its select()); the loop ends when nothing is left to watch.
+        def shutdown():
+            for channel in list(server._map.values()):
+                try:
+                    channel.close()
+                except OSError:
+                    pass
+        server.trigger.pull_trigger(shutdown)
+        server.task_dispatcher.shutdown()
 
     # -- one frictionless AReq -------------------------------------------------------------------
     def areq_call(self, client: HttpClient, _worker: int) -> bool:
@@ -374,7 +386,7 @@ class Bench:
         raise RuntimeError(f"3DS notifications still pending after {timeout:.0f} s")
 
     # -- phases ----------------------------------------------------------------------------------
-    def journal_query(self, label: str, count: int = 60) -> dict:
+    def journal_query(self, label: str, count: int = 200) -> dict:
         """p50 of GET /sandbox/journal?transaction=… over random known transactions (half by
         threeDSServerTransID, half by acsTransID: both the direct and the alias path)."""
         if not self.created:
@@ -644,6 +656,9 @@ def run_bench(*, seconds: float = 3.0, concurrency: int = 4, transactions: int =
                       issuer_url=issuer_url, data_dir=data_dir, pids=pids, progress=p, report=report)
         bench.prepare()
         baseline = {name: rss_mb(pid) for name, pid in pids.items() if pid}
+        # The client's own full GC pauses must not count as the services' latency (as in serve.py).
+        gc.collect()
+        gc.freeze()
 
         def guarded(keys: tuple[str, ...], title: str, fn: Callable[[], None]) -> None:
             p.phase(title)

@@ -379,3 +379,25 @@ def test_a_creq_after_the_end_is_erro_301(world):
 def test_the_signed_content_names_the_acs_url_the_sdk_uses(world):
     _, _, sdk = start(world, "challenge-sms-d1")
     assert sdk.acs_url == "http://sim.test/acs/app/creq"
+
+
+def test_concurrent_copies_of_one_creq_send_one_sms(world):
+    import threading
+
+    _, ares, sdk = start(world, "challenge-sms-d1")
+    creq = json.dumps(sdk.creq())
+    answers = []
+
+    def post():
+        resp = world.sim_app.test_client().post("/acs/app/creq", data=creq, content_type="application/json")
+        answers.append(resp.get_json())
+
+    threads = [threading.Thread(target=post) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = sorted((a["messageType"], a.get("errorCode")) for a in answers)
+    assert kinds == [("CRes", None)] + [("Erro", "302")] * 4, kinds
+    query = {"to": card("challenge-sms-d1")["phone"], "channel": "sms"}
+    assert len(world.sim_app.test_client().get("/sandbox/messages", query_string=query).get_json()) == 1

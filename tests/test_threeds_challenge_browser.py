@@ -231,3 +231,22 @@ def test_an_open_page_after_the_window_closed_returns_to_the_merchant(world):
     page = browser.submit_code("123456")
     assert page.kind == "final" and browser.follow_final()["transStatus"] == "N"
     assert row(world, ares["acsTransID"])["challenge_cancel"] == "04"
+
+
+def test_concurrent_posts_of_one_creq_open_one_challenge(world):
+    import threading
+
+    _, ares = challenge(world, "challenge-sms-d1")
+    creq = encoded({"messageType": "CReq", "messageVersion": "2.2.0",
+                    "threeDSServerTransID": ares["threeDSServerTransID"], "acsTransID": ares["acsTransID"],
+                    "challengeWindowSize": "02"})
+    codes = []
+    threads = [threading.Thread(target=lambda: codes.append(post_creq(world, creq).status_code)) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 400, 400, 400, 400]
+    messages = world.sim_app.test_client().get("/sandbox/messages",
+                                               query_string={"to": card("challenge-sms-d1")["phone"]}).get_json()
+    assert len(messages) == 1

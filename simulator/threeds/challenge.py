@@ -86,11 +86,21 @@ class Challenges:
             return Step(tx)
         if action == CANCEL:
             return self._cancel(tx, cancel or "01", extra)
-        if tx.row["state"] == CHALLENGE_PENDING:
-            return self._start(tx, extra)
-        if tx.row["state"] == OOB_PENDING:
-            return self._oob(tx, action, extra)
-        return self._otp(tx, action, code, extra)
+        state = tx.row["state"]
+        calls_out = (state == CHALLENGE_PENDING
+                     or (state == OOB_PENDING and (action == CONTINUE or (action == POLL and self._may_poll(tx))))
+                     or (state == OTP_PENDING and (action == RESEND or (
+                         action == SUBMIT and bool(code or not tx.row.get("otp_challenge_id"))))))
+        if not calls_out:  # nothing to do but show the screen again
+            return Step(self._commit(tx, extra) if extra else tx, ui="OOB" if state == OOB_PENDING else "OTP")
+        # Claim the step before any SMS, push or issuer call: a concurrent duplicate (a double click,
+        # a replayed CReq racing the original) fails here with StaleTransaction and sends nothing.
+        tx = self._commit(tx, extra)
+        if state == CHALLENGE_PENDING:
+            return self._start(tx, {})
+        if state == OOB_PENDING:
+            return self._oob(tx, action, {})
+        return self._otp(tx, action, code, {})
 
     # -- start -------------------------------------------------------------------------------------
     def _start(self, tx: Transaction, extra: dict) -> Step:
@@ -125,8 +135,6 @@ class Challenges:
 
     # -- OOB ---------------------------------------------------------------------------------------
     def _oob(self, tx: Transaction, action: str, extra: dict) -> Step:
-        if action in (SHOW, SUBMIT, RESEND) or (action == POLL and not self._may_poll(tx)):
-            return Step(self._commit(tx, extra) if extra else tx, ui="OOB")
         auth_id = tx.row["oob_authentication_id"]
         result = self._issuer_call(tx, "GET", f"/{quote(auth_id, safe='')}", OPERATION_RESULT, None)
         status = (result.body or {}).get("status") if result.ok and isinstance(result.body, dict) else None

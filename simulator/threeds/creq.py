@@ -175,7 +175,8 @@ def open_browser(rt, creq: str | None, session_data: str | None) -> Page:
         _journal_in(rt, tx, "CReq", {**checked.msg, "threeDSSessionData": _opaque(session_data)}, None,
                     "/acs/browser/creq")
         return final_page(rt, Step(tx, notice="timed_out"))
-    if tx.row["state"] != "CHALLENGE_PENDING":
+    if tx.row["state"] != "CHALLENGE_PENDING" or tx.row.get("browser_token_hash"):
+        # (a page secret already issued: another post of this creq won the claim and is starting it)
         return _error_page(rt, tx, Erro("301", "acsTransID", m.ACS, "CReq", tx.row["message_version"], checked.ids,
                                         "this challenge was already opened: a browser challenge takes one CReq"))
     token = secrets.token_urlsafe(24)
