@@ -27,10 +27,12 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # Browser tests drive Debian's chromium (playwright cannot download browsers here).
+# A Japanese font too: the challenge pages are localized and the screenshots should be readable.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for the browser tests"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/ipafont-gothic ]; } || { \
+	  echo "installing Debian chromium (and a Japanese font) for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    chromium fonts-ipafont-gothic >/dev/null; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
