@@ -189,9 +189,10 @@ class OutboundClient:
                 body = fault.body if fault.body is not None else {"error": "injected", "message": fault.description}
                 return OutboundResult(fault.status, body=body, elapsed_ms=_ms(started))
         headers = {"Accept": "application/json"}
-        if correlation:
+        correlation_id = _header_value(correlation) if correlation else None
+        if correlation_id:
             # Lets the peer tie its own logs to ours (docs/wire-contract.md).
-            headers["X-Correlation-ID"] = str(correlation)
+            headers["X-Correlation-ID"] = correlation_id
         for retry_auth in (False, True):
             if self.token is not None:
                 try:
@@ -217,6 +218,13 @@ class OutboundClient:
                 self.journal(correlation, source, target, label, body, **kw)
             except Exception:  # the journal must never break a flow
                 log.exception("journal write failed for %s", label)
+
+
+def _header_value(value: Any) -> str:
+    """`value` as an HTTP header allows it. A correlation often comes from outside (a transactionId in
+    a request body): leading blanks or a line break made requests refuse the whole call, and a
+    non-Latin-1 character breaks http.client, so only visible ASCII is kept."""
+    return "".join(ch for ch in str(value) if " " <= ch <= "~").strip()[:200]
 
 
 def _retryable(result: OutboundResult) -> bool:

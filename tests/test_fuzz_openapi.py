@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -34,7 +35,8 @@ from scenarios.login_app import LoginAppDriver
 from scenarios.threeds_server import ThreeDSServerDriver
 from scenarios.wallet import Wallet
 
-MAX_EXAMPLES = 12
+# Small and derandomized for CI; raise it for an exploratory run (D1SANDBOX_FUZZ_EXAMPLES=200).
+MAX_EXAMPLES = int(os.environ.get("D1SANDBOX_FUZZ_EXAMPLES", "12"))
 
 
 class _Unreachable(BaseAdapter):
@@ -60,7 +62,9 @@ def _seed_state(world) -> dict[str, list[str]]:
     for behavior in ("challenge-sms-d1", "challenge-oob"):  # app channel, waiting for the cardholder
         card = server.test_card(behavior)
         areq, ares = server.authenticate(card, channel="01")
-        AppSdkDriver(sb, areq, ares).start()
+        sdk = AppSdkDriver(sb, areq, ares)
+        sdk.start()
+        known.setdefault("_ids", []).append({**sdk.ids, "messageVersion": sdk.version})
         add("acs_trans_id", ares["acsTransID"])
         add("transaction_id", ares["threeDSServerTransID"])
         add("card_id", card["cardId"])
@@ -79,6 +83,9 @@ def _seed_state(world) -> dict[str, list[str]]:
     tokenized = wallet.tokenize(wallet.test_card("stepup-sms"))
     wallet.request_otp(tokenized["tokenRefId"], tokenized["stepUpMethods"][0]["id"])
     add("token_ref_id", tokenized["tokenRefId"])
+    known["_ids"].append({"tokenRefId": tokenized["tokenRefId"], "cardId": "card-0010",
+                          "issuerId": demo.DEMO_ISSUER_ID, "consumerId": "consumer-0007",
+                          "phone_number": demo.DEMO_LOGIN_USER_PHONE, "redirect_uri": "https://app.example/cb"})
     add("operation", "suspend")
 
     app = LoginAppDriver.register(sb, "fuzz-login-app", redirect_uri="https://app.example/cb")
@@ -154,13 +161,18 @@ _OWN_OBJECTS = {("PUT", "/sandbox/issuers/{issuer_id}"): {"issuer_id": ["fuzz-is
 def _steer(case) -> None:
     """Every other case: path parameters that name things which exist (whatever their schema says)."""
     turn = next(_turn)
-    if turn % 2 or not case.path_parameters:
+    if turn % 2:
         return
     known = {**KNOWN, **_OWN_OBJECTS.get((case.operation.method.upper(), case.operation.path), {})}
-    for name in list(case.path_parameters):
+    for name in list(case.path_parameters or ()):
         values = known.get(name)
         if values:
             case.path_parameters[name] = values[turn // 2 % len(values)]
+    if isinstance(case.body, dict):
+        # IDs in bodies too (a CReq's transaction IDs, a card to tokenize…): one consistent set.
+        ids = KNOWN["_ids"][turn // 2 % len(KNOWN["_ids"])]
+        for key in case.body.keys() & ids.keys():
+            case.body[key] = ids[key]
 
 
 def _auth_headers(case, secured_by: str) -> dict | None:

@@ -110,3 +110,16 @@ def test_correlation_id_travels_as_a_header(peer):
     client, _, _ = client_for(peer, retries=0)
     assert client.call("POST", "/thing", operation="x", json={}, correlation="tx-42").body["correlation"] == "tx-42"
     assert client.call("POST", "/thing", operation="x", json={}).body["correlation"] is None
+
+
+@pytest.mark.parametrize("correlation, sent", [
+    (" ", None),  # found by tests/test_fuzz_openapi.py: DeliverOTP with transactionId " " → 502
+    ("tx-1\r\nX-Injected: 1", "tx-1X-Injected: 1"),
+    ("  tx-2  ", "tx-2"),
+    ("取引-3", "-3"),
+])
+def test_correlation_ids_from_outside_never_break_the_call(peer, correlation, sent):
+    client, _, _ = client_for(peer)
+    result = client.call("POST", "/thing", operation="thing", json={}, correlation=correlation)
+    assert result.ok, result.describe()
+    assert result.body["correlation"] == sent
