@@ -95,9 +95,19 @@ class ClientCredentialsToken:
                 self.journal_hook(resp.status_code, body)
             if resp.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
                 raise TokenError(f"token endpoint answered HTTP {resp.status_code}")
+            # The peer may be a backend under rehearsal: a malformed answer is its error, not our crash.
+            access_token, expires_in = body["access_token"], body.get("expires_in", 300)
+            if not isinstance(access_token, str) or not access_token:
+                raise TokenError("token endpoint answered without a usable access_token")
+            if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float, str)):
+                raise TokenError("token endpoint answered an expires_in that is not a number")
+            try:
+                lifetime = float(expires_in)
+            except ValueError:
+                raise TokenError("token endpoint answered an expires_in that is not a number") from None
             self.fetch_count += 1
-            self._token = body["access_token"]
-            self._expires_at = self.clock.now() + float(body.get("expires_in", 300))
+            self._token = access_token
+            self._expires_at = self.clock.now() + lifetime
             return self._token
 
     def invalidate(self) -> None:
@@ -238,7 +248,7 @@ def _json_or_text(resp: requests.Response) -> Any:
         return None
     try:
         return resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the interpreter recurses
         return {"_text": resp.text[:500]}
 
 

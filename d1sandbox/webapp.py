@@ -3,6 +3,7 @@ schemas), `/health`, the offline `/docs` page and JSON error handling."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 from flask import Flask, render_template
@@ -31,6 +32,17 @@ class SchemaReusingParser(FlaskParser):
                 schema = self._instances.setdefault(argmap, argmap())
             return schema
         return super()._get_schema(argmap, req)
+
+    def _raw_load_json(self, req):
+        """webargs turns only JSONDecodeError into its 400: a body nested deeper than the interpreter
+        recurses (`[[[[…`) or an integer longer than Python converts (4300 digits) raised out of the
+        parser as a 500. Both are invalid JSON to a client."""
+        try:
+            return super()._raw_load_json(req)
+        except (RecursionError, ValueError) as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            raise json.JSONDecodeError(f"unparseable JSON body ({type(exc).__name__})", "<body>", 0) from None
 
 
 # flask-smorest's documented parser hook, set for every Blueprint before any route module is imported

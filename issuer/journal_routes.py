@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from d1sandbox.errors import NotFound
 from d1sandbox.journal import mermaid
+from d1sandbox.journal_schema import JournalEntrySchema
 
 from .runtime import current
 
@@ -24,23 +25,9 @@ class IssuerJournalQuerySchema(Schema):
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=5000))
 
 
-class IssuerJournalEntrySchema(Schema):
-    id = fields.Integer()
-    at = fields.String()
-    transaction = fields.String()
-    from_ = fields.String(data_key="from", attribute="from")
-    to = fields.String()
-    label = fields.String()
-    kind = fields.String()
-    method = fields.String(allow_none=True)
-    path = fields.String(allow_none=True)
-    status = fields.Integer(allow_none=True)
-    body = fields.Raw(allow_none=True)
-
-
 @blp.get("")
 @blp.arguments(IssuerJournalQuerySchema, location="query")
-@blp.response(200, IssuerJournalEntrySchema(many=True))
+@blp.response(200, JournalEntrySchema(many=True))
 def journal(query):
     """Every message the issuer backend exchanged for these transactions, in order, redacted (or the
     latest `limit` entries)."""

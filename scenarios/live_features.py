@@ -11,21 +11,14 @@ pointing at them, stops them, and exits with behave's code. Arguments go to beha
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main(argv: list[str] | None = None) -> int:
-    from d1sandbox.services import Services
+    from d1sandbox.services import Services, free_port
 
     args = list(sys.argv[1:] if argv is None else argv) or ["features"]
     with tempfile.TemporaryDirectory(prefix="d1live-") as tmp:

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,12 +11,7 @@ import requests
 from click.testing import CliRunner
 
 from d1sandbox.cli import main
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from d1sandbox.services import free_port
 
 
 def test_help_lists_the_commands():

@@ -123,3 +123,46 @@ def test_correlation_ids_from_outside_never_break_the_call(peer, correlation, se
     result = client.call("POST", "/thing", operation="thing", json={}, correlation=correlation)
     assert result.ok, result.describe()
     assert result.body["correlation"] == sent
+
+
+@pytest.fixture
+def odd_peer():
+    """A peer whose answers are valid HTTP but odd JSON (as a backend under rehearsal may send)."""
+    app = flask.Flask("odd-peer")
+    app.token_answer = {}
+
+    @app.post("/oauth2/token")
+    def token():
+        return app.token_answer
+
+    @app.post("/ok")
+    def ok():
+        return {"ok": True}
+
+    @app.post("/deep")
+    def deep():
+        return flask.Response("[" * 100_000 + "]" * 100_000, mimetype="application/json")
+
+    return app
+
+
+def test_an_answer_nested_deeper_than_python_parses_is_kept_as_text(odd_peer):
+    client, _, _ = client_for(odd_peer)
+    result = client.call("POST", "/deep", operation="deep", json={})
+    assert result.status == 200 and result.body["_text"].startswith("[[[")
+
+
+@pytest.mark.parametrize("answer", [
+    {"access_token": "tok", "expires_in": "soon"},
+    {"access_token": "tok", "expires_in": None},
+    {"access_token": {"not": "a string"}, "expires_in": 300},
+    {"access_token": "", "expires_in": 300},
+])
+def test_a_malformed_token_answer_is_an_oauth2_error_not_a_crash(odd_peer, answer):
+    odd_peer.token_answer = answer
+    session = mount(requests.Session(), {"http://peer.test": odd_peer})
+    token = ClientCredentialsToken("http://peer.test/oauth2/token", "id", "pw", session=session, clock=Clock())
+    client = OutboundClient("http://peer.test", source="D1", target="Issuer", clock=Clock(), session=session,
+                            token=token, sleep=lambda s: None)
+    result = client.call("POST", "/ok", operation="ok", json={})
+    assert result.error is not None and result.error.startswith("oauth2:"), result

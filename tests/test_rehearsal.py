@@ -191,6 +191,25 @@ def test_each_defect_fails_exactly_the_cases_it_breaks(tmp_path, defect):
             assert case["exchanges"], f"{case['id']} failed without evidence"
 
 
+def test_a_token_endpoint_with_a_textual_expires_in_is_reported_not_a_crash(tmp_path):
+    """`"expires_in": "5 minutes"` used to raise ValueError inside D1's token cache and take the whole
+    rehearsal down with a 500; it is the backend's mistake, so AUTH-01 names it."""
+    import flask
+
+    backend = flask.Flask("bad-expires-in")
+
+    @backend.post("/oauth2/token")
+    def token():
+        return {"access_token": "a-perfectly-fine-token", "token_type": "Bearer", "expires_in": "5 minutes"}
+
+    db = Database(tmp_path / "journal.db")
+    Journal.create_schema(db)
+    report = run_plan(Target(BROKEN), session=mount(pooled_session(), {BROKEN: backend}), clock=Clock(),
+                      journal=Journal(db, Clock()))
+    auth = next(c for c in report["cases"] if c["id"] == "AUTH-01")
+    assert auth["status"] == "failed" and any("expires_in" in p for p in auth["problems"]), auth
+
+
 def test_evidence_points_at_the_unprotected_receiver(tmp_path):
     report, _, _ = rehearse(tmp_path, ["otp_unprotected"])
     case = next(c for c in report["cases"] if c["id"] == "AUTH-03")

@@ -5,7 +5,6 @@ breaks, including answers slower than the timeout."""
 from __future__ import annotations
 
 import json
-import socket
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -17,15 +16,9 @@ from d1sandbox.cli import main
 from d1sandbox.clock import Clock
 from d1sandbox.db import Database
 from d1sandbox.journal import Journal
-from d1sandbox.services import Services
+from d1sandbox.services import Services, free_port
 from scenarios import broken_issuer
 from simulator.rehearsal.runner import GIVE_UP_AFTER_TIMEOUTS, Target, run_plan
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -5,22 +5,15 @@ the step-by-step trace, the transaction's messages across both services, --diagr
 from __future__ import annotations
 
 import json
-import socket
 import xml.etree.ElementTree as ET
 
 import pytest
 from click.testing import CliRunner
 
 from d1sandbox.cli import main
-from d1sandbox.services import Services
+from d1sandbox.services import Services, free_port
 from scenarios import registry
 from scenarios.client import ScenarioFailed
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
 import tempfile
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from d1sandbox.services import free_port
 from scenarios.cardholder import IssuerAppUser
 from scenarios.client import Sandbox
 from scenarios.threeds_server import ThreeDSServerDriver, build_areq
@@ -29,12 +29,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def services():
     from waitress.server import create_server
@@ -43,7 +37,7 @@ def services():
     from simulator import create_app as create_sim
 
     data = Path(tempfile.mkdtemp(prefix="d1playwright-"))
-    ports = {name: _free_port() for name in ("sim", "issuer", "merchant")}
+    ports = {name: free_port() for name in ("sim", "issuer", "merchant")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     apps = {
         "sim": create_sim({"DATA_DIR": str(data / "simulator"), "PUBLIC_URL": urls["sim"],

@@ -4,8 +4,6 @@ the 3DS Server with its RRes validated and recorded."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 import threeds_support
 
@@ -31,12 +29,7 @@ def double(world) -> dict:
     return world.extra["threeds_server"].extensions["threeds_server"]
 
 
-def issuer_token(sim) -> str:
-    auth = base64.b64encode(f"{demo.DEMO_D1_CLIENT_ID}:{demo.DEMO_D1_CLIENT_SECRET}".encode()).decode()
-    resp = sim.post("/oauth2/token", data={"grant_type": "client_credentials"},
-                    headers={"Authorization": f"Basic {auth}"})
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["access_token"]
+issuer_token = threeds_support.issuer_token
 
 
 def tx_row(world, acs_trans_id):

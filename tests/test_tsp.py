@@ -366,3 +366,21 @@ def test_journal_tells_the_story_without_otp_or_pan(world, sim, caplog):
     diagram = sim.get(f"/sandbox/journal/{ref}/diagram").data.decode()
     assert "sequenceDiagram" in diagram and code not in diagram
     assert code not in caplog.text and card["pan"] not in caplog.text
+
+
+def test_a_resend_that_fails_half_way_leaves_the_previous_code_working(world, sim, monkeypatch):
+    """Issuing the new code and linking it to the token are one transaction: a failure after the resend
+    (here: writing the token event) must not have killed the code the cardholder already holds."""
+    from simulator.tsp.service import TokenService
+
+    ref = tokenize(sim)["tokenRefId"]
+    request_otp(sim, ref)
+    code, _ = last_code(sim, SMS_CARD["phone"], SMS_CARD["pan"][-4:])
+
+    def broken_event(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(TokenService, "_event", broken_event)
+    assert sim.post(f"/tsp/v1/tokens/{ref}/otp", json={"methodId": "sms-1"}).status_code == 500
+    monkeypatch.undo()
+    assert activate(sim, ref, code)["status"] == "ACTIVE"

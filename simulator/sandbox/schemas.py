@@ -7,6 +7,8 @@ import string
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from d1sandbox import journal_schema
+
 SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$|^\+[1-9]\d{6,14}$")
 ISSUER_PLACEHOLDERS = {"otp", "last4", "issuer", "ttl_minutes"}
 LOGIN_PLACEHOLDERS = {"app", "otp"}
@@ -319,16 +321,7 @@ class DiagramQuerySchema(Schema):
         "description": "merge in the wired issuer backend's journal (default true; false = D1's side only)"})
 
 
-class JournalEntrySchema(Schema):
-    id = fields.Integer()
-    at = fields.String()
-    transaction = fields.String()
-    from_ = fields.String(data_key="from", attribute="from")
-    to = fields.String()
-    label = fields.String()
-    kind = fields.String()
-    method = fields.String(allow_none=True)
-    path = fields.String(allow_none=True)
-    status = fields.Integer(allow_none=True)
-    body = fields.Raw(allow_none=True)
+class JournalEntrySchema(journal_schema.JournalEntrySchema):
+    """The shared entry shape, plus where the entry comes from when the journals are merged."""
+
     service = fields.String(metadata={"description": "simulator or issuer (merged journals only)"})

@@ -155,12 +155,20 @@ class TokenService:
         subject = f"{issuer_id}:{token['consumer_id']}"
         # The engine rate-limits per target: the real address when D1 knows it, else a per-consumer key.
         target = contact or f"{subject}:{channel}"
-        previous = engine.get(token["challenge_id"]) if token["challenge_id"] else None
-        if previous and previous["status"] in ("ACTIVE", "EXPIRED"):
-            issued = engine.resend(token["challenge_id"], target=target)
-        else:
-            issued = engine.issue(PURPOSE, subject, target, policy, correlation=token_ref_id)
+        # One transaction: the new code and the token's link to it exist together or not at all (a
+        # resend kills the previous code, so a failure in between used to leave the cardholder with no
+        # working code). The token is read again under the write lock: a concurrent request may have
+        # issued a challenge meanwhile.
         with rt.db.transaction():
+            token = self._token(token_ref_id)
+            if token["status"] != INACTIVE:
+                raise TokenStateConflict(f"the token is {token['status']}; an OTP is only sent for a token "
+                                         f"awaiting step-up", token["status"])
+            previous = engine.get(token["challenge_id"]) if token["challenge_id"] else None
+            if previous and previous["status"] in ("ACTIVE", "EXPIRED"):
+                issued = engine.resend(token["challenge_id"], target=target)
+            else:
+                issued = engine.issue(PURPOSE, subject, target, policy, correlation=token_ref_id)
             rt.db.update("tokens", {"token_ref_id": token_ref_id},
                          {"challenge_id": issued.challenge_id, "otp_method_id": method_id,
                           "updated_at": rt.clock.now()})
