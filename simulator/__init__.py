@@ -65,10 +65,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _register_domains(app: Flask, api, rt: Runtime) -> None:
     """Each domain package exposes `blp` (a flask-smorest Blueprint) and optionally `init(rt)`."""
-    from .login import oidc_routes as login_oidc_routes
-    from .login import routes as login_routes
     from .auth import routes as auth_routes
     from .cards import routes as cards_routes
+    from .login import oidc_routes as login_oidc_routes
+    from .login import routes as login_routes
     from .messaging import routes as messaging_routes
     from .rehearsal import routes as rehearsal_routes
     from .sandbox import routes as sandbox_routes

@@ -25,7 +25,8 @@ DEFAULT_TEMPLATES = {
                       "{ttl_minutes} minutes.\nIf you did not ask for it, ignore this message.\n\n{issuer}",
     },
     "ja": {
-        "sms": "{issuer}：末尾{last4}のカードの確認コードは{otp}です。有効期限は{ttl_minutes}分です。第三者に教えないでください。",
+        "sms": "{issuer}：末尾{last4}のカードの確認コードは{otp}です。"
+               "有効期限は{ttl_minutes}分です。第三者に教えないでください。",
         "email_subject": "{issuer} 確認コードのお知らせ",
         "email_body": "末尾{last4}のカードの確認コードは {otp} です。\n有効期限は{ttl_minutes}分です。\n"
                       "お心当たりのない場合は、このメールを破棄してください。\n\n{issuer}",

@@ -129,7 +129,8 @@ def create_schema(db: Database) -> None:
         "acs_trans_id": str, "threeds_server_trans_id": str, "ds_trans_id": str, "sdk_trans_id": str,
         "operation_id": str, "issuer_id": str, "card_id": str, "consumer_id": str, "scheme": str, "pan_last4": str,
         "message_version": str, "message_category": str, "device_channel": str,
-        "state": str,  # FRICTIONLESS | CHALLENGE_PENDING | OOB_PENDING | OTP_PENDING | COMPLETED | CANCELLED | TIMED_OUT
+        # FRICTIONLESS | CHALLENGE_PENDING | OOB_PENDING | OTP_PENDING | COMPLETED | CANCELLED | TIMED_OUT
+        "state": str,
         "trans_status": str, "trans_status_reason": str, "eci": str,
         "challenge_method": str,  # OOB | SMS_OTP (null when frictionless)
         "challenge_mandated": str, "otp_delivery": str,  # D1 | ISSUER

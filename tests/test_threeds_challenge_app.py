@@ -401,3 +401,26 @@ def test_concurrent_copies_of_one_creq_send_one_sms(world):
     assert kinds == [("CRes", None)] + [("Erro", "302")] * 4, kinds
     query = {"to": card("challenge-sms-d1")["phone"], "channel": "sms"}
     assert len(world.sim_app.test_client().get("/sandbox/messages", query_string=query).get_json()) == 1
+
+
+def test_a_crash_while_finishing_leaves_the_code_and_the_challenge_as_they_were(world, monkeypatch):
+    from simulator.otp.engine import OtpEngine
+
+    _, ares, sdk = start(world, "challenge-sms-d1")
+    sdk.start()
+    code, _ = sms_code(world, card("challenge-sms-d1")["phone"])
+    before = row(world, ares["acsTransID"])
+
+    def crash(self, challenge_id):
+        raise RuntimeError("power cut between the final CRes and closing the code")
+
+    monkeypatch.setattr(OtpEngine, "cancel", crash)
+    with pytest.raises(Exception) as failed:  # noqa: B017  (whatever the driver makes of the crash)
+        sdk.submit(code)
+    assert "power cut" not in str(failed.value)  # the client never sees the internal error
+    after = row(world, ares["acsTransID"])
+    assert (after["state"], after["trans_status"]) == (before["state"], before["trans_status"])
+    assert world.sim.db.scalar("SELECT status FROM otp_challenges WHERE challenge_id = ?",
+                               (before["otp_challenge_id"],)) == "ACTIVE"
+    assert world.sim.outbox.stats().get("pending", 0) == world.sim.db.scalar(
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND kind NOT LIKE '%rreq%'")  # no RReq queued

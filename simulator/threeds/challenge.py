@@ -184,16 +184,19 @@ class Challenges:
             return Step(tx, ui="OTP", notice="resent", values={"target": issued.target_masked})
         if action != SUBMIT or not code:
             return Step(self._commit(tx, extra) if extra else tx, ui="OTP")
-        check = engine.verify(challenge_id, code)
-        counted = {**extra, **self._count(tx)}
-        if check.result is OtpResult.OK:
-            return self._end(tx, COMPLETED, "Y", None, counted, note="the right one-time code")
-        if check.result is OtpResult.LOCKED:
-            return self._end(tx, COMPLETED, "N", "19", counted, note="every attempt used: challenge failed")
-        if check.result is OtpResult.WRONG:
-            return Step(self._commit(tx, counted), ui="OTP", notice="wrong_code", warning=True,
-                        values={"remaining": check.remaining_attempts})
-        return Step(self._commit(tx, counted), ui="OTP", notice="expired_code", warning=True)
+        # One transaction: the attempt the engine counts and the challenge's own update stand or fall
+        # together (a stale CReq rolls the attempt back too).
+        with self.rt.db.transaction():
+            check = engine.verify(challenge_id, code)
+            counted = {**extra, **self._count(tx)}
+            if check.result is OtpResult.OK:
+                return self._end(tx, COMPLETED, "Y", None, counted, note="the right one-time code")
+            if check.result is OtpResult.LOCKED:
+                return self._end(tx, COMPLETED, "N", "19", counted, note="every attempt used: challenge failed")
+            if check.result is OtpResult.WRONG:
+                return Step(self._commit(tx, counted), ui="OTP", notice="wrong_code", warning=True,
+                            values={"remaining": check.remaining_attempts})
+            return Step(self._commit(tx, counted), ui="OTP", notice="expired_code", warning=True)
 
     def _issue(self, tx: Transaction):
         """(issued code, consumer details, problem) — the code goes to the messaging service at once
@@ -254,11 +257,12 @@ class Challenges:
             fresh = self._fresh(tx)
             done = self.svc.finish(fresh, state, status, reason, cancel=cancel, note=note,
                                    extra={**extra, **(values or {})})
-        self._last_poll.pop(done.row["acs_trans_id"], None)
-        if done.row.get("otp_challenge_id"):
-            from ..otp import engine_for
+            if done.row.get("otp_challenge_id"):
+                from ..otp import engine_for
 
-            engine_for(self.rt).cancel(done.row["otp_challenge_id"])  # an open code must not work any more
+                # In the same transaction: an open code must not outlive the challenge it belongs to.
+                engine_for(self.rt).cancel(done.row["otp_challenge_id"])
+        self._last_poll.pop(done.row["acs_trans_id"], None)
         return Step(done)
 
     # -- plumbing ----------------------------------------------------------------------------------
