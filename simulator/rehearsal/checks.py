@@ -174,6 +174,21 @@ def unauthenticated_refused(ex: Exchange) -> list[str]:
     return []
 
 
+def ok_json_about(ex: Exchange, what: str, id_field: str, expected: str) -> tuple[dict | None, list[str]]:
+    """A 200 JSON object naming the resource that was asked for: (body, problems), body None when the
+    answer is unusable for further checks."""
+    problems = status_in(ex, (200,), what)
+    if problems:
+        return None, problems
+    body, problems = json_object(ex, what)
+    if problems:
+        return None, problems
+    problems = string_field(body, id_field, what)
+    if not problems and body[id_field] != expected:
+        problems.append(f"{what}: `{id_field}` is {body[id_field]!r}, asked for {expected!r}")
+    return body, problems
+
+
 def _auth_phrase(auth: str) -> str:
     return {"none": "no token", "forged-token": "a forged token"}.get(auth, auth)
 
@@ -182,15 +197,9 @@ def _auth_phrase(auth: str) -> str:
 
 def consumer_info(ex: Exchange, consumer_id: str) -> list[str]:
     what = "consumer information"
-    problems = status_in(ex, (200,), what)
-    if problems:
+    body, problems = ok_json_about(ex, what, "consumerId", consumer_id)
+    if body is None:
         return problems
-    body, problems = json_object(ex, what)
-    if problems:
-        return problems
-    problems = string_field(body, "consumerId", what)
-    if not problems and body["consumerId"] != consumer_id:
-        problems.append(f"{what}: `consumerId` is {body['consumerId']!r}, asked for {consumer_id!r}")
     for name in ("name", "locale"):
         problems += string_field(body, name, what, required=False, nullable=True)
     if isinstance(body.get("locale"), str) and not LOCALE.match(body["locale"]):
@@ -261,16 +270,9 @@ def authentication_started(ex: Exchange) -> list[str]:
 
 def authentication_result(ex: Exchange, authentication_id: str) -> list[str]:
     what = "authentication result"
-    problems = status_in(ex, (200,), what)
-    if problems:
+    body, problems = ok_json_about(ex, what, "authenticationId", authentication_id)
+    if body is None:
         return problems
-    body, problems = json_object(ex, what)
-    if problems:
-        return problems
-    problems = string_field(body, "authenticationId", what)
-    if not problems and body["authenticationId"] != authentication_id:
-        problems.append(f"{what}: `authenticationId` is {body['authenticationId']!r}, "
-                        f"asked for {authentication_id!r}")
     status = body.get("status")
     if status not in AUTHENTICATION_STATUSES:
         problems.append(f"{what}: `status` must be one of {sorted(AUTHENTICATION_STATUSES)}, got {status!r}")
