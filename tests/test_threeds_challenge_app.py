@@ -424,3 +424,18 @@ def test_a_crash_while_finishing_leaves_the_code_and_the_challenge_as_they_were(
                                (before["otp_challenge_id"],)) == "ACTIVE"
     assert world.sim.outbox.stats().get("pending", 0) == world.sim.db.scalar(
         "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND kind NOT LIKE '%rreq%'")  # no RReq queued
+
+
+def test_the_oob_poll_throttle_does_not_grow_without_bound(world):
+    from types import SimpleNamespace
+
+    from simulator.threeds.challenge import POLL_INTERVAL, Challenges
+
+    flow = Challenges(world.sim)
+    for i in range(1000):  # challenges that each polled once and then timed out (never reaching _end)
+        assert flow._may_poll(SimpleNamespace(row={"acs_trans_id": f"acs-{i}"}))
+        world.clock.advance(POLL_INTERVAL)
+    assert len(flow._last_poll) <= 257
+    same = SimpleNamespace(row={"acs_trans_id": "acs-999"})
+    assert flow._may_poll(same)  # the interval has passed for the newest one too
+    assert not flow._may_poll(same)  # but not twice within the interval

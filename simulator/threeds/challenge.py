@@ -157,6 +157,10 @@ class Challenges:
         key = tx.row["acs_trans_id"]
         if now - self._last_poll.get(key, 0.0) < POLL_INTERVAL:
             return False
+        if len(self._last_poll) > 256:
+            # An entry older than the interval means the same as no entry: drop those, so challenges that
+            # ended without passing through _end (timeouts) do not accumulate.
+            self._last_poll = {k: t for k, t in self._last_poll.items() if now - t < POLL_INTERVAL}
         self._last_poll[key] = now
         return True
 
