@@ -26,7 +26,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .loadgen import HttpClient, closed_loop, pid_listening_on, rss_mb, summary
+from .services import free_port
 
 SCHEMA = "d1sandbox-bench/1"
 NOTIFICATION_KIND = "issuer.3ds-notification"  # simulator/notify.py KIND_3DS
@@ -194,12 +194,6 @@ class Progress:
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _healthy(url: str) -> bool:
     client = HttpClient(url, timeout=1.0)
     try:

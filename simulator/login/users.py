@@ -6,26 +6,21 @@ from __future__ import annotations
 
 import uuid
 
-import phonenumbers
-
 from d1sandbox.clock import Clock
 from d1sandbox.db import Database
 
+from ..messaging.addresses import InvalidRecipient, normalise_phone
 from .errors import InvalidRequest
 
 
 def normalize_phone(value: str) -> str:
     """`value` as E.164 (`+16175550101`), or `InvalidRequest`. Only numbers given with their `+`
     country code are accepted: the API has no region to guess from."""
-    text = (value or "").strip()
     try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not text.startswith("+") or not phonenumbers.is_valid_number(number):
+        return normalise_phone(value)
+    except InvalidRecipient:
         raise InvalidRequest("phone_number must be a valid E.164 phone number such as +16175550101",
-                             fields={"phone_number": ["not a valid E.164 phone number"]})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                             fields={"phone_number": ["not a valid E.164 phone number"]}) from None
 
 
 class Users:

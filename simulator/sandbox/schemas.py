@@ -262,13 +262,9 @@ class MessageSchema(Schema):
 
 
 def _e164(value: str) -> None:
-    import phonenumbers
+    from ..messaging.addresses import is_e164
 
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ValidationError("must be an E.164 phone number such as +16175550101") from None
-    if not value.startswith("+") or not phonenumbers.is_valid_number(number):
+    if not is_e164(value):
         raise ValidationError("must be a valid E.164 phone number such as +16175550101")
 
 
