@@ -64,6 +64,118 @@ def test_writers_in_many_threads_queue_instead_of_failing(db):
     assert db.scalar("SELECT COUNT(DISTINCT v) FROM t") == 150
 
 
+def _queued(db, n, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while len(db._group_queue) < n:
+        assert time.monotonic() < deadline, f"only {len(db._group_queue)} of {n} callers queued"
+        time.sleep(0.001)
+
+
+def _commits(db):
+    seen = []
+    db.conn  # noqa: B018  (the leader's connection must exist to be traced)
+    for conn in db._all:
+        conn.set_trace_callback(lambda sql: seen.append(sql) if sql == "COMMIT" else None)
+    return seen
+
+
+def test_group_commit_shares_one_commit_among_concurrent_writers_and_hands_over_the_lead(db):
+    gate = threading.Event()
+    results, errors = {}, []
+
+    def first():
+        gate.wait(5)  # holds the first batch open while the others queue behind it
+        db.insert("t", {"v": 0})
+        return "first"
+
+    def caller(n, work):
+        try:
+            results[n] = db.group_commit(work)
+        except Exception as exc:
+            errors.append(exc)
+
+    def nth(n):
+        def work():
+            db.insert("t", {"v": n})
+            return n * 10
+        return work
+
+    leader = threading.Thread(target=caller, args=(0, first))
+    leader.start()
+    _queued(db, 0)
+    time.sleep(0.05)  # the leader has taken its batch (the queue is empty again) and waits on the gate
+    others = [threading.Thread(target=caller, args=(n, nth(n))) for n in range(1, 8)]
+    for t in others:
+        t.start()
+    _queued(db, 7)
+    for t in others:
+        assert t.is_alive()  # nobody returns before the COMMIT holding their row
+    commits = _commits(db)
+    gate.set()
+    for t in [leader, *others]:
+        t.join(5)
+    assert errors == []
+    assert results == {0: "first", **{n: n * 10 for n in range(1, 8)}}
+    assert sorted(r["v"] for r in db.all("SELECT v FROM t")) == list(range(8))
+    # One COMMIT for the first batch, one for the seven that queued behind it (the lead was handed
+    # to one of them); connections opened by the follower threads are traced too.
+    assert len(commits) == 2
+    assert db._group_queue == [] and db._group_leading is False
+
+
+def test_group_commit_one_failing_writer_fails_alone(db):
+    gate = threading.Event()
+    outcome = {}
+
+    def caller(n, work):
+        try:
+            outcome[n] = db.group_commit(work)
+        except Exception as exc:
+            outcome[n] = exc
+
+    def blocker():
+        gate.wait(5)
+        db.insert("t", {"v": 100})
+
+    def good(n):
+        def work():
+            db.insert("t", {"v": n})
+            db.after_commit(lambda: outcome.setdefault(f"after-{n}", db.scalar("SELECT COUNT(*) FROM t")))
+            return n
+        return work
+
+    def bad():
+        db.insert("t", {"v": -1})
+        raise ValueError("refused")
+
+    leader = threading.Thread(target=caller, args=("lead", blocker))
+    leader.start()
+    time.sleep(0.05)
+    threads = [threading.Thread(target=caller, args=(n, w)) for n, w in ((1, good(1)), (2, bad), (3, good(3)))]
+    for t in threads:
+        t.start()
+    _queued(db, 3)
+    gate.set()
+    for t in [leader, *threads]:
+        t.join(5)
+    assert outcome[1] == 1 and outcome[3] == 3 and outcome["lead"] is None
+    assert isinstance(outcome[2], ValueError)
+    assert sorted(r["v"] for r in db.all("SELECT v FROM t")) == [1, 3, 100]  # nothing of the failed one
+    assert outcome["after-1"] >= 2 and outcome["after-3"] >= 2  # callbacks ran after a COMMIT
+
+
+def test_group_commit_alone_and_inside_a_transaction(db):
+    assert db.group_commit(lambda: db.insert("t", {"v": 1}) and "done") == "done"
+    with pytest.raises(KeyError):
+        db.group_commit(lambda: (db.insert("t", {"v": 2}), {}["missing"]))
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.group_commit(lambda: db.insert("t", {"v": 3}))  # joins the open transaction …
+            raise RuntimeError
+    assert [r["v"] for r in db.all("SELECT v FROM t")] == [1]  # … and is rolled back with it
+    assert db._group_leading is False
+
+
 def test_checkpointer_turns_automatic_checkpoints_off_and_stops_on_close(tmp_path):
     database = Database(tmp_path / "c.db")
     database.execute("CREATE TABLE t (v INTEGER)")

@@ -209,7 +209,7 @@ class ThreeDS:
             {"source": DS, "target": THREEDS_SERVER, "label": "ARes", "body": ares, "kind": "response",
              "method": "POST", "path": "/ds/areq", "status": 200},
         ]
-        with rt.db.transaction():
+        def write() -> None:
             self.transactions.insert(row)  # first: a reused threeDSServerTransID fails before anything else
             rt.journal.record_many(server_id, entries, aliases)
             if card is not None:
@@ -219,6 +219,10 @@ class ThreeDS:
             if decision.challenge:
                 rt.outbox.enqueue(TIMER_KIND, {"acsTransID": acs_trans_id}, correlation=server_id,
                                   delay=FIRST_CREQ_SECONDS)
+
+        # Writes only, all computed above: concurrent AReqs share one COMMIT (group commit); each
+        # AReq's rows are still all-or-nothing and durable before its ARes leaves.
+        rt.db.group_commit(write)
         return ares
 
     # -- lookups -------------------------------------------------------------------------------
