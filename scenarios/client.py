@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -68,8 +70,9 @@ class Sandbox:
         started = time.perf_counter()
         resp = self.session.request(method, url, json=json_body, data=data, headers=headers, auth=auth,
                                     timeout=self.timeout, allow_redirects=allow_redirects)
-        step = Step(actor, peer, method, url, redact(json_body if json_body is not None else data),
-                    resp.status_code, redact(_body(resp)), round((time.perf_counter() - started) * 1000, 2))
+        step = Step(actor, peer, method, traced_url(url), redact(json_body if json_body is not None else data),
+                    resp.status_code, handset_view(url, redact(_body(resp))),
+                    round((time.perf_counter() - started) * 1000, 2))
         self.trace.append(step)
         if self.on_step:
             self.on_step(step)
@@ -90,6 +93,36 @@ class Sandbox:
 
 class ScenarioFailed(AssertionError):
     pass
+
+
+# The trace is printed (--verbose, --json) and kept by CI; the simulated handset inbox is the only
+# place an OTP may be shown. Codes in the SMS/email texts the cardholder read (words of 4–12 letters
+# and digits holding a digit: numeric or alphanumeric OTPs, also the card's last four) and one-time
+# tickets/codes in URLs are masked here; the scenario itself reads them from the live response.
+_CODE_WORD = re.compile(r"(?<![A-Za-z0-9-])(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{4,12}(?![A-Za-z0-9-])")
+_URL_SECRET = re.compile(r"(/result/)[^/?#]+|([?&](?:code|ticket|access_token|id_token)=)[^&#]*")
+
+
+def traced_url(url: str) -> str:
+    return _URL_SECRET.sub(lambda m: (m.group(1) or m.group(2)) + "***", url)
+
+
+def _urls_masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return traced_url(value) if "://" in value else value
+    if isinstance(value, dict):
+        return {k: _urls_masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_urls_masked(v) for v in value]
+    return value
+
+
+def handset_view(url: str, body: Any) -> Any:
+    body = _urls_masked(body)  # e.g. the login validation's answer: the result ticket's URL
+    if urlsplit(url).path.rstrip("/").endswith("/sandbox/messages") and isinstance(body, list):
+        return [{**msg, **{k: _CODE_WORD.sub("***", msg[k]) for k in ("body", "subject", "html")
+                           if isinstance(msg.get(k), str)}} if isinstance(msg, dict) else msg for msg in body]
+    return body
 
 
 def _body(resp: requests.Response) -> Any:

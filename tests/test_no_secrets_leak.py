@@ -301,3 +301,20 @@ def test_secrets_rest_only_where_they_must(traffic, service):
             if hits:
                 leaks.setdefault(table, []).append((row[:200], hits))
     assert leaks == {}
+
+
+def test_no_secret_in_the_scenario_reports(traffic):
+    """`d1sandbox scenario run --json/--verbose/--junit` print the drivers' trace, which includes the
+    handset inbox they read and the login result ticket: the codes in it must come out masked."""
+    from scenarios.reporting import step_detail, step_line, to_junit
+
+    _, harvest, _, outcomes = traffic
+    reports = []
+    for outcome in outcomes.values():
+        reports.append(json.dumps(outcome.as_dict(), default=str, ensure_ascii=False))
+        for i, step in enumerate(outcome.steps, 1):
+            reports.append("\n".join([step_line(i, step), *step_detail(step)]))
+    reports.append(to_junit(list(outcomes.values())))
+    text = "\n".join(reports)
+    assert "/sandbox/messages" in text and "/result/***" in text  # the inbox reads and the ticket are there …
+    assert _found(harvest, text) == []  # … without a code, PAN, secret or token
