@@ -333,6 +333,50 @@ def test_issuer_sees_and_manages_its_tokens(world, sim, issuer):
     assert sim.get(f"/v2/issuers/demo-issuer/tokens/{ref}").status_code == 401
 
 
+def test_deleting_a_card_deletes_its_live_tokens_in_the_same_transaction(world, sim, issuer):
+    headers = issuer_headers(sim)
+    card = CARDS["frictionless"]
+    active = active_token(sim)
+    suspended = active_token(sim)
+    sim.post(f"/tsp/v1/tokens/{suspended}/suspend", json={})
+    rejected = tokenize(sim, CARDS["rejected"])["tokenRefId"]  # another card: untouched
+    pending = tokenize(sim)["tokenRefId"]  # the step-up card: untouched too
+    r = sim.post(f"/v2/issuers/demo-issuer/cards/{card['cardId']}/operations/delete", json={"reason": "CLOSED"},
+                 headers=headers)
+    assert r.status_code == 200 and r.json["state"] == "DELETED"
+    for ref in (active, suspended):
+        view = sim.get(f"/v2/issuers/demo-issuer/tokens/{ref}", headers=headers).json
+        assert view["status"] == "DELETED"
+        assert view["events"][-1] == {**view["events"][-1], "event": "DELETE", "actor": "D1",
+                                      "reason": "card deleted"}
+        assert issuer_events(world, issuer, ref)[-1] == "TOKEN_DELETED"
+    for ref, status in ((rejected, "DECLINED"), (pending, "INACTIVE")):
+        assert sim.get(f"/v2/issuers/demo-issuer/tokens/{ref}", headers=headers).json["status"] == status
+    # a repeated delete answers the deleted card and sends nothing more
+    before = len(issuer_events(world, issuer, active))
+    assert sim.post(f"/v2/issuers/demo-issuer/cards/{card['cardId']}/operations/delete", json={},
+                    headers=headers).status_code == 200
+    assert len(issuer_events(world, issuer, active)) == before
+
+
+def test_a_token_that_cannot_be_deleted_leaves_the_card_undeleted(world, sim, monkeypatch):
+    from simulator.tsp.service import TokenService
+
+    headers = issuer_headers(sim)
+    card = CARDS["frictionless"]
+    ref = active_token(sim)
+
+    def crash(self, *a, **kw):
+        raise RuntimeError("crash while deleting the tokens")
+
+    monkeypatch.setattr(TokenService, "change", crash)
+    r = sim.post(f"/v2/issuers/demo-issuer/cards/{card['cardId']}/operations/delete", json={}, headers=headers)
+    assert r.status_code == 500 and "crash" not in r.get_data(as_text=True)
+    monkeypatch.undo()
+    assert world.sim.db.scalar("SELECT state FROM cards WHERE card_id = ?", (card["cardId"],)) == "ACTIVE"
+    assert sim.get(f"/v2/issuers/demo-issuer/tokens/{ref}", headers=headers).json["status"] == "ACTIVE"
+
+
 def test_issuer_cannot_see_another_issuers_tokens(sim):
     ref = active_token(sim)
     sim.put("/sandbox/issuers/other-bank", json={"name": "Other", "client_id": "other-bank",

@@ -155,8 +155,16 @@ def replace_card(body, issuer_id, card_id):
 @blp.doc(**IDEMPOTENCY_DOC)
 def delete_card(body, issuer_id, card_id):
     """Delete card: the card becomes unknown to the DS/ACS. Repeating it answers the deleted card."""
-    return _change(issuer_id, card_id, "delete card", body,
-                   lambda rid: cards().delete(issuer_id, card_id, (body or {}).get("reason"), rid))
+    def delete(request_id: str):
+        from ..tsp.service import tokens_for
+
+        status, view = cards().delete(issuer_id, card_id, (body or {}).get("reason"), request_id)
+        # A deleted card keeps no live token: each one still active, suspended or awaiting its OTP is
+        # deleted in the same transaction (TOKEN_DELETED to the issuer, as when a wallet deletes it).
+        tokens_for(current()).delete_for_card(issuer_id, card_id, reason="card deleted")
+        return status, view
+
+    return _change(issuer_id, card_id, "delete card", body, delete)
 
 
 # -- 3DS operation history -----------------------------------------------------------------------

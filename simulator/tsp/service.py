@@ -250,6 +250,18 @@ class TokenService:
                 self._notify(token, event)
         return self.issuer_view(token_ref_id)
 
+    def delete_for_card(self, issuer_id: str, card_id: str, *, reason: str) -> list[str]:
+        """Delete every token of a card that is not deleted or declined yet (the card was deleted);
+        returns their tokenRefIds. Joins the caller's transaction."""
+        allowed = TRANSITIONS["delete"][0]
+        rows = self.rt.db.all(
+            f"SELECT token_ref_id FROM tokens WHERE issuer_id = ? AND card_id = ? "
+            f"AND status IN ({', '.join('?' * len(allowed))}) ORDER BY created_at",
+            (issuer_id, card_id, *sorted(allowed)))
+        for row in rows:
+            self.change(row["token_ref_id"], "delete", actor="D1", reason=reason, issuer_id=issuer_id)
+        return [row["token_ref_id"] for row in rows]
+
     # -- views ---------------------------------------------------------------------------------
     def wallet_view(self, token_ref_id: str) -> dict:
         token = self._token(token_ref_id)
