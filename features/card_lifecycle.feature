@@ -34,6 +34,14 @@ Feature: Card lifecycle between the bank and D1 (Flow A)
     Then the back office answers HTTP 422 naming the field "pan"
     And neither the bank nor D1 holds that card
 
+  Scenario: Deleting a card deletes the tokens wallets hold for it
+    When the bank issues a card to that consumer
+    And the wallet tokenizes that card
+    Then the TSP decides "APPROVED" and the token is "ACTIVE"
+    When the bank deletes the card
+    Then the token is "DELETED" for the wallet and for the issuer
+    And the issuer backend was told "TOKEN_CREATED, TOKEN_ACTIVATED, TOKEN_DELETED" about the token
+
   Scenario: The named card-lifecycle scenario replays Flow A
     When the operator runs the "card-lifecycle" scenario
     Then it passes

@@ -178,3 +178,20 @@ def step_nothing_written(context):
     card_id = context.lifecycle["card"]
     assert context.sandbox.issuer("Bank operator", "GET", f"/admin/cards/{card_id}").status_code == 404
     assert D1Inbound(context.sandbox).card(card_id).status_code == 404
+
+
+@when("the wallet tokenizes that card")
+def step_tokenize_lifecycle_card(context):
+    from scenarios.wallet import Wallet
+
+    lc = context.lifecycle
+    context.wallet = getattr(context, "wallet", None) or Wallet(context.sandbox)
+    context.card = {"cardId": lc["card"], "consumerId": lc["consumer"]}
+    context.answer = context.wallet.tokenize(context.card)
+    context.token_ref = context.answer["tokenRefId"]
+    context.facts["tokenRefId"] = context.token_ref
+
+
+@when("the bank deletes the card")
+def step_delete_card(context):
+    _admin(context).delete(context.lifecycle["card"])
