@@ -50,6 +50,13 @@ class OutboundResult:
     def ok(self) -> bool:
         return self.error is None and self.status is not None and 200 <= self.status < 300
 
+    @property
+    def retryable(self) -> bool:
+        """Worth sending again later: no answer, a server error, or "not now" (408, 425, 429). Any
+        other 4xx says the message itself was refused."""
+        return (self.error is not None or self.status is None or self.status >= 500
+                or self.status in (408, 425, 429))
+
     def describe(self) -> str:
         if self.error:
             return self.error

@@ -39,6 +39,12 @@ class RetryLater(Exception):
     """Raised by a handler when delivery failed in a way worth retrying."""
 
 
+class GiveUp(Exception):
+    """Raised by a handler when the peer refused the message for good (e.g. HTTP 400): sending the
+    same message again cannot succeed, so the row is dead-lettered at once instead of retried for
+    minutes. `Outbox.redeliver()` (`POST /sandbox/outbox/redeliver`) queues it again once fixed."""
+
+
 Handler = Callable[[dict, dict], Any]  # (payload, row) -> None
 
 
@@ -105,6 +111,8 @@ class Outbox:
             handler(loads(row["payload"], {}), row)
         except RetryLater as exc:
             self._fail(row, attempts, str(exc) or "retry")
+        except GiveUp as exc:
+            self._fail(row, attempts, str(exc) or "refused", dead=True)
         except Exception as exc:  # a bug in a handler must not kill the worker
             log.error("outbox %s #%s failed: %s", row["kind"], row["id"], type(exc).__name__)
             self._fail(row, attempts, f"{type(exc).__name__}")
@@ -113,14 +121,29 @@ class Outbox:
                 self.db.update("outbox", {"id": row["id"]},
                                {"status": "done", "attempts": attempts, "done_at": self.clock.now()})
 
-    def _fail(self, row: dict, attempts: int, error: str) -> None:
-        dead = attempts >= row["max_attempts"]
+    def _fail(self, row: dict, attempts: int, error: str, *, dead: bool = False) -> None:
+        dead = dead or attempts >= row["max_attempts"]
         delay = min(self.max_delay, self.base_delay * (2 ** (attempts - 1)))
         with self.db.transaction():
             self.db.update("outbox", {"id": row["id"]}, {
                 "status": "dead" if dead else "pending", "attempts": attempts, "last_error": error[:300],
                 "next_attempt_at": self.clock.now() + delay,
             })
+
+    def redeliver(self, kind: str | None = None) -> int:
+        """Queue dead rows again (after the peer was fixed), with a fresh set of attempts; returns how
+        many. Nothing dead-lettered is ever lost: this is how it gets delivered after all."""
+        where, params = "status = 'dead'", [self.clock.now()]
+        if kind is not None:
+            where += " AND kind = ?"
+            params.append(kind)
+        with self.db.transaction():
+            count = self.db.execute(
+                f"UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE {where}",
+                params).rowcount
+            if count:
+                self.db.after_commit(self._wake.set)
+        return count
 
     def pending(self, kind: str | None = None, limit: int | None = None) -> list[dict]:
         """Rows not delivered yet (pending, or dead after every retry), oldest first; optionally only

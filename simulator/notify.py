@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from d1sandbox.outbox import RetryLater
+from d1sandbox.outbox import GiveUp, RetryLater
 
 KIND_CONSUMER = "issuer.consumer-notification"
 KIND_3DS = "issuer.3ds-notification"
@@ -93,4 +93,5 @@ def _post(rt, issuer_id: str, path: str, operation: str, body: dict, correlation
     result = rt.issuer_link.client(issuer_id).call("POST", path, operation=operation, json=body,
                                                    correlation=correlation, retries=0)
     if not result.ok:
-        raise RetryLater(f"{operation} to issuer {issuer_id}: {result.describe()}")
+        problem = f"{operation} to issuer {issuer_id}: {result.describe()}"
+        raise RetryLater(problem) if result.retryable else GiveUp(problem)

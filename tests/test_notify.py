@@ -50,6 +50,35 @@ def test_a_failing_issuer_is_retried_with_backoff(world, issuer, sim):
     assert len(issuer.get("/admin/notifications?kind=3ds").json) == 1
 
 
+@pytest.mark.parametrize("status, dead_at_once", [(400, True), (404, True), (422, True), (429, False),
+                                                  (408, False), (500, False), (503, False)])
+def test_a_refusing_issuer_is_dead_lettered_at_once_and_redelivered_once_fixed(world, issuer, sim, status,
+                                                                                 dead_at_once):
+    """A 4xx says the message itself was refused: retrying it for minutes cannot help. It is kept
+    (dead) and `POST /sandbox/outbox/redeliver` queues it again once the issuer backend is fixed."""
+    sim.post("/sandbox/faults", json={"target": "issuer", "operation": "3ds-notification", "status": status,
+                                      "count": 1})
+    with world.sim.db.transaction():
+        enqueue_3ds_notification(world.sim, "demo-issuer", "card-0001", THREEDS_BODY)
+    world.drain()
+    row = world.sim.db.one("SELECT status, attempts, last_error FROM outbox")
+    assert row["status"] == ("dead" if dead_at_once else "pending") and row["attempts"] == 1
+    assert f"HTTP {status}" in row["last_error"]
+    if not dead_at_once:
+        return
+    assert sim.post("/sandbox/outbox/redeliver", json={"kind": "nope"}).json["requeued"] == 0
+    answer = sim.post("/sandbox/outbox/redeliver", json={"kind": KIND_3DS}).json
+    assert answer == {"requeued": 1, "stats": {"pending": 1}}
+    world.drain()
+    assert world.sim.db.one("SELECT status, attempts FROM outbox") == {"status": "done", "attempts": 1}
+    assert len(issuer.get("/admin/notifications?kind=3ds").json) == 1
+
+
+def test_redeliver_refuses_unknown_fields(sim):
+    r = sim.post("/sandbox/outbox/redeliver", json={"knd": "x"})
+    assert r.status_code == 422 and "knd" in r.get_data(as_text=True)
+
+
 def test_a_redelivered_notification_is_stored_once(world, issuer):
     with world.sim.db.transaction():
         enqueue_3ds_notification(world.sim, "demo-issuer", "card-0001", THREEDS_BODY)

@@ -222,6 +222,17 @@ def outbox(query):
     return {"stats": rt.outbox.stats(kind), "undelivered": rt.outbox.pending(kind, query.get("limit"))}
 
 
+@blp.post("/outbox/redeliver")
+@blp.arguments(s.OutboxRedeliverSchema, required=False)
+@blp.response(200)
+def redeliver_outbox(body):
+    """Queue dead deliveries again with fresh attempts (after the issuer backend was fixed): a
+    notification the issuer refused (4xx) or that ran out of retries is dead, never dropped."""
+    rt = current()
+    kind = (body or {}).get("kind")
+    return {"requeued": rt.outbox.redeliver(kind), "stats": rt.outbox.stats(kind)}
+
+
 @blp.post("/outbox/drain")
 @blp.response(200)
 def drain_outbox():

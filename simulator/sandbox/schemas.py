@@ -312,6 +312,11 @@ class OutboxQuerySchema(Schema):
         "description": "list at most this many undelivered rows (the stats still count them all)"})
 
 
+class OutboxRedeliverSchema(Schema):
+    kind = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "only dead rows of this kind (default: every dead row)"})
+
+
 class DiagramQuerySchema(Schema):
     issuer = fields.Boolean(load_default=True, metadata={
         "description": "merge in the wired issuer backend's journal (default true; false = D1's side only)"})
