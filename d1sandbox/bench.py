@@ -334,16 +334,9 @@ class Bench:
         server, self._double_server = self._double_server, None
         if server is None:
             return
-        # Close from inside waitress' own loop thread (closing the sockets from here would pull them
-        # out from under its select()); the loop ends when nothing is left to watch.
-        def shutdown():
-            for channel in list(server._map.values()):
-                try:
-                    channel.close()
-                except OSError:
-                    pass
-        server.trigger.pull_trigger(shutdown)
-        server.task_dispatcher.shutdown()
+        from .serve import stop_threaded
+
+        stop_threaded(server)
 
     # -- one frictionless AReq -------------------------------------------------------------------
     def areq_call(self, client: HttpClient, _worker: int) -> bool:

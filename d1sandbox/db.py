@@ -172,14 +172,16 @@ class Database:
         # next waiter if more came meanwhile, so no caller waits behind an endless stream of others.
         with self._group_lock:
             batch, self._group_queue = self._group_queue, []
-        self._commit_batch(batch)
-        with self._group_lock:
-            if self._group_queue:
-                successor = self._group_queue[0]
-                successor.promoted = True
-                successor.done.set()
-            else:
-                self._group_leading = False
+        try:
+            self._commit_batch(batch)
+        finally:  # even when interrupted: the callers queued meanwhile must not wait for ever
+            with self._group_lock:
+                if self._group_queue:
+                    successor = self._group_queue[0]
+                    successor.promoted = True
+                    successor.done.set()
+                else:
+                    self._group_leading = False
         return item.outcome()
 
     def _commit_batch(self, batch: list["_GroupItem"]) -> None:
@@ -188,6 +190,8 @@ class Database:
                 with self.transaction():
                     for item in batch:
                         item.result = item.work()
+                for item in batch:
+                    item.committed = True
             except Exception:
                 if len(batch) == 1:
                     raise
@@ -195,12 +199,15 @@ class Database:
                     try:
                         with self.transaction():
                             item.result = item.work()
+                        item.committed = True
                     except Exception as exc:
                         item.error = exc
         except Exception as exc:
             batch[0].error = exc
         finally:
             for item in batch:
+                if not item.committed and item.error is None:  # interrupted (e.g. KeyboardInterrupt)
+                    item.error = RuntimeError("the shared write transaction did not commit")
                 item.promoted = False
                 item.done.set()
 
@@ -251,11 +258,12 @@ class Database:
 class _GroupItem:
     """One caller's share of a group commit."""
 
-    __slots__ = ("work", "result", "error", "done", "promoted")
+    __slots__ = ("work", "result", "error", "done", "promoted", "committed")
 
     def __init__(self, work: Callable[[], Any]):
         self.work = work
         self.promoted = False  # woken to lead the next batch rather than because ours committed
+        self.committed = False
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = threading.Event()

@@ -55,6 +55,23 @@ def _keep_alive_channel():
     return KeepAliveChannel
 
 
+def stop_threaded(server) -> None:
+    """Stop a waitress server whose `run()` loop is in another thread (test and bench servers).
+
+    Closing its sockets from here pulls them out from under the loop's select() (EBADF in that
+    thread); instead the channels are closed from inside the loop, which then ends with nothing left
+    to watch, and the worker threads are shut down."""
+    def shutdown():
+        for channel in list(server._map.values()):
+            try:
+                channel.close()
+            except OSError:
+                pass
+
+    server.trigger.pull_trigger(shutdown)
+    server.task_dispatcher.shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m d1sandbox.serve")
     parser.add_argument("service", choices=["simulator", "issuer"])

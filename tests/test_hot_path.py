@@ -14,6 +14,7 @@ import pytest
 from d1sandbox.clock import Clock
 from d1sandbox.db import Database
 from d1sandbox.outbox import Outbox
+from d1sandbox.serve import stop_threaded
 
 
 @pytest.fixture
@@ -164,6 +165,51 @@ def test_group_commit_one_failing_writer_fails_alone(db):
     assert outcome["after-1"] >= 2 and outcome["after-3"] >= 2  # callbacks ran after a COMMIT
 
 
+class _Abort(BaseException):
+    pass
+
+
+def test_group_commit_interrupted_batch_reports_no_false_success_and_frees_the_lead(db):
+    gate = threading.Event()
+    outcome = {}
+
+    def caller(n, work):
+        try:
+            outcome[n] = db.group_commit(work)
+        except BaseException as exc:  # noqa: B036  (the interruption itself is what is checked)
+            outcome[n] = exc
+
+    def blocker():
+        gate.wait(5)
+
+    def write(n):
+        def work():
+            db.insert("t", {"v": n})
+            return n
+        return work
+
+    def interrupted():
+        db.insert("t", {"v": -1})
+        raise _Abort
+
+    leader = threading.Thread(target=caller, args=("lead", blocker))
+    leader.start()
+    time.sleep(0.05)
+    threads = [threading.Thread(target=caller, args=(n, w)) for n, w in ((1, write(1)), (2, interrupted))]
+    for t in threads:
+        t.start()
+    _queued(db, 2)
+    gate.set()
+    for t in [leader, *threads]:
+        t.join(5)
+    assert not any(t.is_alive() for t in threads)
+    # whoever led the interrupted batch saw the interruption; nobody was told their rows were kept
+    assert [r["v"] for r in db.all("SELECT v FROM t")] == []
+    assert all(isinstance(outcome[n], BaseException) for n in (1, 2))
+    assert db._group_leading is False
+    assert db.group_commit(write(3)) == 3  # and the lead is free for the next caller
+
+
 def test_group_commit_alone_and_inside_a_transaction(db):
     assert db.group_commit(lambda: db.insert("t", {"v": 1}) and "done") == "done"
     with pytest.raises(KeyError):
@@ -290,7 +336,7 @@ def test_a_204_keeps_the_connection_alive_under_our_waitress():
         assert http10.getresponse().will_close  # HTTP/1.0 without keep-alive: closed as before
         http10.close()
     finally:
-        server.close()
+        stop_threaded(server)
 
 
 def test_argument_schemas_are_built_once(monkeypatch):

@@ -59,8 +59,10 @@ def services():
             except requests.RequestException:
                 time.sleep(0.05)
     yield urls, apps
+    from d1sandbox.serve import stop_threaded
+
     for server in servers:
-        server.close()
+        stop_threaded(server)
     from simulator.runtime import EXTENSION
 
     apps["sim"].extensions[EXTENSION].outbox.stop()
