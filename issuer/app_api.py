@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from flask import request
 from flask_smorest import Blueprint
 
-from d1sandbox.errors import NotFound
+from d1sandbox.errors import ApiError, NotFound
 
+from . import ISSUER
 from . import schemas as s
 from .d1_client import d1_call
 from .runtime import current
+
+ISSUER_APP = "Issuer app"
 
 blp = Blueprint("issuer_app", __name__, url_prefix="/app", description="The issuer app: approve or decline step-ups")
 
@@ -34,7 +38,7 @@ def list_authentications(query, consumer_id):
 @blp.alt_response(409, description="Expired, or already declined")
 def approve(authentication_id):
     """The cardholder approves the payment in the app."""
-    return current().services["authentications"].decide(authentication_id, "APPROVED")
+    return _decide(authentication_id, "APPROVED")
 
 
 @blp.post("/authentications/<authentication_id>/decline")
@@ -42,7 +46,34 @@ def approve(authentication_id):
 @blp.alt_response(409, description="Expired, or already approved")
 def decline(authentication_id):
     """The cardholder declines the payment in the app."""
-    return current().services["authentications"].decide(authentication_id, "DECLINED")
+    return _decide(authentication_id, "DECLINED")
+
+
+def _decide(authentication_id: str, decision: str) -> dict:
+    """The decision and its journal entries in one transaction, under the 3DS transaction's ID, so the
+    merged diagram shows the cardholder's tap between D1's authenticate call and its result read."""
+    rt = current()
+    book = rt.services["authentications"]
+    label = f"{decision.lower()[:-1]} step-up"  # "approve step-up" / "decline step-up"
+    path = request.path
+    try:
+        with rt.db.transaction():
+            view = book.decide(authentication_id, decision)
+            correlation = view.get("transactionId")
+            rt.journal.record(correlation, ISSUER_APP, ISSUER, label, None, kind="request", method="POST",
+                              path=path)
+            rt.journal.record(correlation, ISSUER, ISSUER_APP, label, view, kind="response", method="POST",
+                              path=path, status=200)
+    except ApiError as exc:  # refused (unknown, expired, already decided): journaled, nothing changed
+        try:
+            correlation = book.get(authentication_id).get("transactionId")
+        except NotFound:
+            correlation = None
+        rt.journal.record(correlation, ISSUER_APP, ISSUER, label, None, kind="request", method="POST", path=path)
+        rt.journal.record(correlation, ISSUER, ISSUER_APP, label, exc.body(), kind="response", method="POST",
+                          path=path, status=exc.status)
+        raise
+    return view
 
 
 @blp.post("/consumers/<consumer_id>/appInstances")

@@ -218,6 +218,20 @@ def test_decline_and_decision_conflicts(issuer, d1, world):
     assert issuer.post("/app/authentications/auth-nope/approve").status_code == 404
 
 
+def test_the_cardholders_decision_is_journaled_under_the_3ds_transaction(issuer, d1, world):
+    auth_id = issuer.post(f"{BANK}/consumer-0002/authentication", json=auth_body(world, transactionId="acs-tx-9"),
+                          headers=d1).json["authenticationId"]
+    assert issuer.post(f"/app/authentications/{auth_id}/approve").status_code == 200
+    assert issuer.post(f"/app/authentications/{auth_id}/decline").status_code == 409  # refused: journaled too
+    entries = [(e["from"], e["to"], e["label"], e["status"]) for e in world.issuer.journal.for_transaction("acs-tx-9")
+               if "step-up" in e["label"]]
+    assert entries == [("Issuer app", "Issuer backend", "approve step-up", None),
+                       ("Issuer backend", "Issuer app", "approve step-up", 200),
+                       ("Issuer app", "Issuer backend", "decline step-up", None),
+                       ("Issuer backend", "Issuer app", "decline step-up", 409)]
+    assert issuer.get("/app/consumers/consumer-0002/authentications").json[0]["status"] == "APPROVED"
+
+
 def test_a_step_up_expires_after_expires_at(issuer, d1, world):
     auth_id = issuer.post(f"{BANK}/consumer-0002/authentication", json=auth_body(world, expiresAt=later(world, 60)),
                           headers=d1).json["authenticationId"]
