@@ -55,23 +55,23 @@ def _decide(authentication_id: str, decision: str) -> dict:
     rt = current()
     book = rt.services["authentications"]
     label = f"{decision.lower()[:-1]} step-up"  # "approve step-up" / "decline step-up"
-    path = request.path
+
+    def journal(correlation, answer, status):
+        rt.journal.record(correlation, ISSUER_APP, ISSUER, label, None, kind="request", method="POST",
+                          path=request.path)
+        rt.journal.record(correlation, ISSUER, ISSUER_APP, label, answer, kind="response", method="POST",
+                          path=request.path, status=status)
+
     try:
         with rt.db.transaction():
             view = book.decide(authentication_id, decision)
-            correlation = view.get("transactionId")
-            rt.journal.record(correlation, ISSUER_APP, ISSUER, label, None, kind="request", method="POST",
-                              path=path)
-            rt.journal.record(correlation, ISSUER, ISSUER_APP, label, view, kind="response", method="POST",
-                              path=path, status=200)
+            journal(view.get("transactionId"), view, 200)
     except ApiError as exc:  # refused (unknown, expired, already decided): journaled, nothing changed
         try:
             correlation = book.get(authentication_id).get("transactionId")
         except NotFound:
             correlation = None
-        rt.journal.record(correlation, ISSUER_APP, ISSUER, label, None, kind="request", method="POST", path=path)
-        rt.journal.record(correlation, ISSUER, ISSUER_APP, label, exc.body(), kind="response", method="POST",
-                          path=path, status=exc.status)
+        journal(correlation, exc.body(), exc.status)
         raise
     return view
 

@@ -80,20 +80,40 @@ def _commits(db):
     return seen
 
 
-def test_group_commit_shares_one_commit_among_concurrent_writers_and_hands_over_the_lead(db):
+def _behind_a_blocked_leader(db, leader_work, followers, *, before_release=lambda threads: None):
+    """The leader's batch holds only `leader_work`, which waits on a gate while every work of
+    `followers` ({name: work}) queues behind it; then the gate opens. Returns {name: result or the
+    exception raised}, the leader's under "lead"."""
     gate = threading.Event()
-    results, errors = {}, []
+    outcome = {}
 
-    def first():
-        gate.wait(5)  # holds the first batch open while the others queue behind it
-        db.insert("t", {"v": 0})
-        return "first"
-
-    def caller(n, work):
+    def caller(name, work):
         try:
-            results[n] = db.group_commit(work)
-        except Exception as exc:
-            errors.append(exc)
+            outcome[name] = db.group_commit(work)
+        except BaseException as exc:  # noqa: B036  (interruptions are among what is checked)
+            outcome[name] = exc
+
+    def gated():
+        gate.wait(5)
+        return leader_work()
+
+    leader = threading.Thread(target=caller, args=("lead", gated))
+    leader.start()
+    time.sleep(0.05)  # the leader has taken its batch (the queue is empty again) and waits on the gate
+    threads = [threading.Thread(target=caller, args=item) for item in followers.items()]
+    for t in threads:
+        t.start()
+    _queued(db, len(threads))
+    before_release(threads)
+    gate.set()
+    for t in [leader, *threads]:
+        t.join(5)
+    assert not any(t.is_alive() for t in threads)
+    return outcome
+
+
+def test_group_commit_shares_one_commit_among_concurrent_writers_and_hands_over_the_lead(db):
+    traced = []
 
     def nth(n):
         def work():
@@ -101,41 +121,27 @@ def test_group_commit_shares_one_commit_among_concurrent_writers_and_hands_over_
             return n * 10
         return work
 
-    leader = threading.Thread(target=caller, args=(0, first))
-    leader.start()
-    _queued(db, 0)
-    time.sleep(0.05)  # the leader has taken its batch (the queue is empty again) and waits on the gate
-    others = [threading.Thread(target=caller, args=(n, nth(n))) for n in range(1, 8)]
-    for t in others:
-        t.start()
-    _queued(db, 7)
-    for t in others:
-        assert t.is_alive()  # nobody returns before the COMMIT holding their row
-    commits = _commits(db)
-    gate.set()
-    for t in [leader, *others]:
-        t.join(5)
-    assert errors == []
-    assert results == {0: "first", **{n: n * 10 for n in range(1, 8)}}
+    def before_release(threads):
+        for t in threads:
+            assert t.is_alive()  # nobody returns before the COMMIT holding their row
+        traced.append(_commits(db))  # COMMITs from here on
+
+    def first():
+        db.insert("t", {"v": 0})
+        return "first"
+
+    outcome = _behind_a_blocked_leader(db, first, {n: nth(n) for n in range(1, 8)}, before_release=before_release)
+    assert not any(isinstance(v, BaseException) for v in outcome.values())
+    assert outcome == {"lead": "first", **{n: n * 10 for n in range(1, 8)}}
     assert sorted(r["v"] for r in db.all("SELECT v FROM t")) == list(range(8))
     # One COMMIT for the first batch, one for the seven that queued behind it (the lead was handed
     # to one of them); connections opened by the follower threads are traced too.
-    assert len(commits) == 2
+    assert len(traced[0]) == 2
     assert db._group_queue == [] and db._group_leading is False
 
 
 def test_group_commit_one_failing_writer_fails_alone(db):
-    gate = threading.Event()
-    outcome = {}
-
-    def caller(n, work):
-        try:
-            outcome[n] = db.group_commit(work)
-        except Exception as exc:
-            outcome[n] = exc
-
     def blocker():
-        gate.wait(5)
         db.insert("t", {"v": 100})
 
     def good(n):
@@ -149,16 +155,8 @@ def test_group_commit_one_failing_writer_fails_alone(db):
         db.insert("t", {"v": -1})
         raise ValueError("refused")
 
-    leader = threading.Thread(target=caller, args=("lead", blocker))
-    leader.start()
-    time.sleep(0.05)
-    threads = [threading.Thread(target=caller, args=(n, w)) for n, w in ((1, good(1)), (2, bad), (3, good(3)))]
-    for t in threads:
-        t.start()
-    _queued(db, 3)
-    gate.set()
-    for t in [leader, *threads]:
-        t.join(5)
+    outcome = {}  # the after-commit callbacks add to it while the batch commits
+    outcome.update(_behind_a_blocked_leader(db, blocker, {1: good(1), 2: bad, 3: good(3)}))
     assert outcome[1] == 1 and outcome[3] == 3 and outcome["lead"] is None
     assert isinstance(outcome[2], ValueError)
     assert sorted(r["v"] for r in db.all("SELECT v FROM t")) == [1, 3, 100]  # nothing of the failed one
@@ -170,18 +168,6 @@ class _Abort(BaseException):
 
 
 def test_group_commit_interrupted_batch_reports_no_false_success_and_frees_the_lead(db):
-    gate = threading.Event()
-    outcome = {}
-
-    def caller(n, work):
-        try:
-            outcome[n] = db.group_commit(work)
-        except BaseException as exc:  # noqa: B036  (the interruption itself is what is checked)
-            outcome[n] = exc
-
-    def blocker():
-        gate.wait(5)
-
     def write(n):
         def work():
             db.insert("t", {"v": n})
@@ -192,17 +178,7 @@ def test_group_commit_interrupted_batch_reports_no_false_success_and_frees_the_l
         db.insert("t", {"v": -1})
         raise _Abort
 
-    leader = threading.Thread(target=caller, args=("lead", blocker))
-    leader.start()
-    time.sleep(0.05)
-    threads = [threading.Thread(target=caller, args=(n, w)) for n, w in ((1, write(1)), (2, interrupted))]
-    for t in threads:
-        t.start()
-    _queued(db, 2)
-    gate.set()
-    for t in [leader, *threads]:
-        t.join(5)
-    assert not any(t.is_alive() for t in threads)
+    outcome = _behind_a_blocked_leader(db, lambda: None, {1: write(1), 2: interrupted})
     # whoever led the interrupted batch saw the interruption; nobody was told their rows were kept
     assert [r["v"] for r in db.all("SELECT v FROM t")] == []
     assert all(isinstance(outcome[n], BaseException) for n in (1, 2))
